@@ -1,0 +1,16 @@
+import type { PeerObject } from "../objects/peer-object";
+import type { SchedulerObject } from "../objects/scheduler-object";
+
+/** The bindings the worker and its Durable Objects receive (see wrangler.toml). */
+export interface Env {
+  /** One PeerObject per region peer, named `peer:<peerId>`. */
+  PEERS: DurableObjectNamespace<PeerObject>;
+  /** The singleton SchedulerObject, named `scheduler`. */
+  SCHEDULER: DurableObjectNamespace<SchedulerObject>;
+  /** Raft tick interval in milliseconds, as a decimal string (vars are strings). */
+  TICK_MS: string;
+  /** Bearer token for the data routes; a secret when deployed, `.dev.vars` locally. */
+  API_TOKEN?: string;
+  /** Bearer token for /v1/admin/*; a secret when deployed, `.dev.vars` locally. */
+  ADMIN_TOKEN?: string;
+}
