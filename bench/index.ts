@@ -1,4 +1,4 @@
 // `npm run bench`: every benchmark, one after another, each printing its
 // table and writing its JSON under bench/results/.
 
-await import('./raft');
+import './raft';
