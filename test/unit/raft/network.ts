@@ -31,7 +31,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function entry(index: number, term: number, data = new Uint8Array(0)): Entry {
+export function entry(index: number, term: number, data: Uint8Array = new Uint8Array(0)): Entry {
   return { index, term, type: EntryType.Normal, data };
 }
 
