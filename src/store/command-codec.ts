@@ -1,0 +1,51 @@
+// Raft log entries carry commands as bytes. JSON keeps them readable in a
+// debugger and in SQLite; byte fields travel as {"$b": base64}.
+
+import { assert } from '../util/assert';
+import { fromBase64, toBase64 } from '../util/base64';
+import { fromUtf8, utf8 } from '../util/bytes';
+import type { RegionEpoch } from './region';
+import type { WriteRequest } from './requests';
+
+/** What a normal log entry holds: requests proposed under one region epoch. */
+export interface RaftCommand {
+  header: { regionId: number; epoch: RegionEpoch };
+  requests: WriteRequest[];
+}
+
+function replaceBytes(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? { $b: toBase64(value) } : value;
+}
+
+function reviveBytes(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && '$b' in value) {
+    const text = (value as { $b: unknown }).$b;
+    assert(typeof text === 'string', 'tagged bytes must hold a base64 string');
+    const bytes = fromBase64(text);
+    assert(bytes !== undefined, 'tagged bytes hold invalid base64');
+    return bytes;
+  }
+  return value;
+}
+
+/** JSON with Uint8Array fields preserved; for data this codebase wrote itself. */
+export function encodeTagged(value: unknown): Uint8Array {
+  return utf8(JSON.stringify(value, replaceBytes));
+}
+
+export function decodeTagged(bytes: Uint8Array): unknown {
+  return JSON.parse(fromUtf8(bytes), reviveBytes) as unknown;
+}
+
+export function encodeCommand(cmd: RaftCommand): Uint8Array {
+  return encodeTagged(cmd);
+}
+
+export function decodeCommand(data: Uint8Array): RaftCommand {
+  const cmd = decodeTagged(data) as RaftCommand;
+  assert(
+    typeof cmd === 'object' && cmd !== null && typeof cmd.header?.regionId === 'number' && Array.isArray(cmd.requests),
+    'malformed raft command',
+  );
+  return cmd;
+}
