@@ -9,6 +9,15 @@ export interface Env {
   SCHEDULER: DurableObjectNamespace<SchedulerObject>;
   /** Raft tick interval in milliseconds, as a decimal string (vars are strings). */
   TICK_MS: string;
+  /** The cluster's stores: comma-separated ids, each optionally `id:locationHint`; default "1,2,3,4,5". */
+  STORES?: string;
+  /** Replicas per region, as a decimal string; default "3". */
+  REPLICAS?: string;
+  /**
+   * "on" lets tests make peers drop, delay, duplicate and partition their
+   * messages (PeerObject.setFaults). Set only in the test configuration.
+   */
+  FAULT_INJECTION?: string;
   /** Bearer token for the data routes; a secret when deployed, `.dev.vars` locally. */
   API_TOKEN?: string;
   /** Bearer token for /v1/admin/*; a secret when deployed, `.dev.vars` locally. */

@@ -1,11 +1,118 @@
-import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../api/env";
+// The Durable Object shell of a region peer: SQLite is its storage, the
+// alarm is its Raft ticker, RPC on other peers' stubs is its transport.
+// Everything else is PeerDriver and Peer (src/store).
 
-/** One replica of one region (TiKV's region peer), backed by its own SQLite database. */
-export class PeerObject extends DurableObject<Env> {
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../api/env';
+import { type FaultSpec, FaultyTransport } from '../store/faulty-transport';
+import type { RaftEnvelope, Transport } from '../store/peer';
+import { PeerDriver, type PeerStatus } from '../store/peer-driver';
+import type { PeerMeta, RegionMeta } from '../store/region';
+import type {
+  ReadRequest,
+  ReadResponse,
+  RequestHeader,
+  Result,
+  WriteRequest,
+  WriteResponse,
+} from '../store/requests';
+import { assert } from '../util/assert';
+import { type PeerRpc, peerStub, schedulerStub } from './peer-api';
+import { SqlitePeerStorage } from './sqlite-peer-storage';
+
+/** Raft timing in ticks; a tick is TICK_MS (100 ms locally). */
+const electionTicks = 10;
+const heartbeatTicks = 2;
+
+/** Sends each destination's messages in one RPC; loss is tolerated by Raft. */
+class RpcTransport implements Transport {
+  constructor(private readonly env: Env) {}
+
+  send(envelopes: RaftEnvelope[]): void {
+    const byPeer = new Map<number, RaftEnvelope[]>();
+    for (const e of envelopes) {
+      const batch = byPeer.get(e.to.id);
+      if (batch === undefined) byPeer.set(e.to.id, [e]);
+      else batch.push(e);
+    }
+    // Fan out in parallel and never await a follower: a slow or evicted peer
+    // must not hold up the others. A failed send is a lost message.
+    for (const [peerId, batch] of byPeer) {
+      peerStub(this.env, peerId)
+        .raftMessages(batch)
+        .catch(() => undefined);
+    }
+  }
+}
+
+export class PeerObject extends DurableObject<Env> implements PeerRpc {
+  private driver!: PeerDriver;
+  /** Present only where the FAULT_INJECTION var is "on" (tests); never in a default deployment. */
+  private readonly faults: FaultyTransport | undefined;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Schema and raft state recovery land with the region-peer issue; nothing to create yet.
-    void ctx.blockConcurrencyWhile(async () => {});
+    const tickMs = parsePositiveInt(env.TICK_MS, 100);
+    const rpc = new RpcTransport(env);
+    this.faults =
+      env.FAULT_INJECTION === 'on'
+        ? new FaultyTransport(rpc, { rand: Math.random, schedule: (fn, ms) => setTimeout(fn, ms) })
+        : undefined;
+    void ctx.blockConcurrencyWhile(async () => {
+      this.driver = new PeerDriver(
+        new SqlitePeerStorage(ctx.storage),
+        this.faults ?? rpc,
+        { electionTick: electionTicks, heartbeatTick: heartbeatTicks, rand: Math.random },
+        {
+          onBecomeLeader: (region, leader) => {
+            schedulerStub(env)
+              .reportLeader(region, leader)
+              .catch(() => undefined);
+          },
+        },
+        {
+          defer: (fn) => setTimeout(fn, 0),
+          armTicker: () => ctx.storage.setAlarm(Date.now() + tickMs),
+        },
+      );
+      // An alarm that came due while the server was down may never fire:
+      // whenever durable state says this peer ticks, arm one now.
+      await this.driver.start();
+    });
   }
+
+  bootstrap(peer: PeerMeta, region: RegionMeta): Promise<void> {
+    return this.driver.bootstrap(peer, region);
+  }
+
+  raftMessages(batch: RaftEnvelope[]): Promise<void> {
+    return this.driver.raftMessages(batch);
+  }
+
+  write(header: RequestHeader, requests: WriteRequest[]): Promise<Result<WriteResponse>> {
+    return this.driver.write(header, requests);
+  }
+
+  read(header: RequestHeader, request: ReadRequest): Promise<Result<ReadResponse>> {
+    return this.driver.read(header, request);
+  }
+
+  async status(): Promise<PeerStatus> {
+    return this.driver.status();
+  }
+
+  /** Test-only: make this peer's outgoing messages misbehave. */
+  async setFaults(spec: FaultSpec): Promise<void> {
+    assert(this.faults !== undefined, 'fault injection is disabled in this deployment');
+    this.faults.setFaults(spec);
+  }
+
+  override alarm(): Promise<void> {
+    return this.driver.tick();
+  }
+}
+
+function parsePositiveInt(text: string | undefined, fallback: number): number {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
