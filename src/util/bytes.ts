@@ -2,7 +2,8 @@
 // order by memcmp, as in TiKV.
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+// ignoreBOM keeps a leading U+FEFF: in keys and values it is data, not a marker.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
