@@ -129,7 +129,13 @@ export class PeerDriver {
   private async ensureTicking(): Promise<void> {
     if (this.tickerArmed) return;
     this.tickerArmed = true;
-    await this.host.armTicker();
+    try {
+      await this.host.armTicker();
+    } catch (e) {
+      // Not armed after all: let the next input try again rather than never tick.
+      this.tickerArmed = false;
+      throw e;
+    }
   }
 
   private runReady(): void {
