@@ -9,6 +9,7 @@ import { planBootstrap } from '../scheduler/bootstrap';
 import { IdAllocator } from '../scheduler/id-allocator';
 import { type Route, RegionRegistry } from '../scheduler/region-registry';
 import { type StoreSpec, parseReplicas, parseStores } from '../scheduler/stores';
+import { type TimestampBatch, Tso, allocateDurably } from '../scheduler/tso';
 import { type PeerMeta, type RegionMeta, assertValidRegion, findPeer } from '../store/region';
 import { assert } from '../util/assert';
 import { peerStub } from './peer-api';
@@ -30,6 +31,8 @@ export interface BootstrapStatus {
 interface Loaded {
   storage: SchedulerStorage;
   ids: IdAllocator;
+  /** Resumes at the saved window end, above anything an earlier life handed out. */
+  tso: Tso;
   registry: RegionRegistry;
   bootstrapped: boolean;
   plan: RegionMeta | undefined;
@@ -74,6 +77,7 @@ export class SchedulerObject extends DurableObject<Env> {
       this.loaded = {
         storage,
         ids: new IdAllocator(storage),
+        tso: new Tso(storage.loadTsoWindowEnd()),
         registry: RegionRegistry.fromState(storage.loadRegistry()),
         ...bootstrap,
       };
@@ -130,6 +134,22 @@ export class SchedulerObject extends DurableObject<Env> {
   async allocIds(count: number): Promise<number[]> {
     const { ids } = this.state();
     return this.mutate(() => ids.alloc(count));
+  }
+
+  /**
+   * `count` consecutive timestamps from `first`, each greater than any
+   * handed out before, even across restarts. The worker's TsoClient batches
+   * its callers into these calls. No await inside: allocations are serial,
+   * and when a new window must be saved, the save is one synchronous SQLite
+   * transaction before the allocation; the output gate then holds this reply
+   * until the write is durable, so no timestamp of the new window can reach
+   * anyone before the window is on disk.
+   */
+  async getTimestamps(count: number): Promise<TimestampBatch> {
+    const { tso, storage } = this.state();
+    return allocateDurably(tso, count, Date.now(), (windowEndMs) =>
+      this.mutate(() => storage.saveTsoWindowEnd(windowEndMs)),
+    );
   }
 
   /**

@@ -7,6 +7,7 @@
 
 import { type RegionRecord, type RegistryState } from '../scheduler/region-registry';
 import { type IdLimitStore } from '../scheduler/id-allocator';
+import { composeTs, decodeTs, encodeTs, logicalOf, physicalOf } from '../scheduler/tso';
 import { type PeerMeta, type RegionMeta, assertValidRegion, findPeer } from '../store/region';
 import { assert } from '../util/assert';
 
@@ -28,6 +29,13 @@ const migrations: readonly string[] = [
      version INTEGER NOT NULL,
      conf_ver INTEGER NOT NULL,
      peers TEXT NOT NULL
+   );`,
+  // The TSO's window end, as a timestamp in an 8-byte big-endian BLOB (not
+  // in `meta`: SQLite integers reach JavaScript as doubles, exact only up to
+  // 2^53, and timestamps are 64-bit). One row, kept so by the CHECK.
+  `CREATE TABLE tso_window (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     window_end BLOB NOT NULL
    );`,
 ];
 
@@ -125,6 +133,29 @@ export class SchedulerStorage implements IdLimitStore {
     const saved = this.getMeta(metaKeys.idLimit);
     assert(saved === undefined || limit > saved, `id limit must only grow: ${saved} -> ${limit}`);
     this.setMeta(metaKeys.idLimit, limit);
+  }
+
+  /** The TSO's saved window end in ms, or undefined if the oracle never saved one. */
+  loadTsoWindowEnd(): number | undefined {
+    const rows = this.sql.exec<{ window_end: ArrayBuffer }>('SELECT window_end FROM tso_window WHERE id = 1').toArray();
+    const blob = rows[0]?.window_end;
+    if (blob === undefined) return undefined;
+    assert(blob instanceof ArrayBuffer && blob.byteLength === 8, 'corrupt TSO window: not an 8-byte blob');
+    const end = decodeTs(new Uint8Array(blob));
+    // Saved as the first timestamp of a millisecond; anything else is not ours.
+    assert(logicalOf(end) === 0, `corrupt TSO window ${end}: logical part set`);
+    return physicalOf(end);
+  }
+
+  /**
+   * Saves the TSO's window end: no timestamp at or above its first one was
+   * handed out. Must be durable before any timestamp below it is sent.
+   */
+  saveTsoWindowEnd(windowEndMs: number): void {
+    const end = composeTs(windowEndMs, 0);
+    const saved = this.loadTsoWindowEnd();
+    assert(saved === undefined || windowEndMs > saved, `TSO window must only grow: ${saved} -> ${windowEndMs}`);
+    this.sql.exec('INSERT OR REPLACE INTO tso_window (id, window_end) VALUES (1, ?)', toBlob(encodeTs(end)));
   }
 
   loadRegistry(): RegistryState {
