@@ -94,7 +94,11 @@ export class Progress {
       return true;
     }
     if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, matchHint + 1), 1);
+    // Never below match + 1 (the invariant): a delayed or duplicated rejection
+    // can match `next` by chance after the follower acknowledged more, and
+    // probing below what it acknowledged re-sends entries it has, one probe
+    // per heartbeat, until `next` climbs back (as in etcd).
+    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
     return true;
   }

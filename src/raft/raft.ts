@@ -355,7 +355,10 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return this.prs.has(this.id);
+    // Not while a received snapshot is unapplied: like a pending conf change,
+    // it must take effect first, and the entries it replaced are gone, so the
+    // check for unapplied conf changes could not even read them (etcd #12163).
+    return this.prs.has(this.id) && this.raftLog.pendingSnapshot === undefined;
   }
 
   // ---------------------------------------------------------------------------

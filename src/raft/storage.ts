@@ -108,6 +108,7 @@ export class MemoryStorage implements Storage {
     }
     assert(i <= this.lastIndex(), `snapshot index ${i} beyond last index ${this.lastIndex()}`);
     const offset = this.ents[0]!.index;
+    if (i < offset) throw new CompactedError(`snapshot at ${i}: its entry was compacted (through ${offset})`);
     const metadata = {
       index: i,
       term: this.ents[i - offset]!.term,

@@ -6,7 +6,9 @@
 
 import {
   type Config,
+  type ConfChange,
   type Entry,
+  encodeConfChange,
   EntryType,
   MemoryStorage,
   type Message,
@@ -146,4 +148,32 @@ export class Network {
     }
     return out;
   }
+}
+
+/** The messages of one type, optionally only those to one node. */
+export function msgsOf(msgs: Message[], type: MessageType, to?: number): Message[] {
+  return msgs.filter((m) => m.type === type && (to === undefined || m.to === to));
+}
+
+/** Ticks node `id` n times, delivering through the network whatever each tick sends. */
+export function tickNode(nw: Network, id: number, n: number): void {
+  const p = nw.peer(id);
+  for (let i = 0; i < n; i++) {
+    p.tick();
+    nw.send(...nw.filter(p.readMessages()));
+  }
+}
+
+/** Writes r's unstable entries to s and marks them stable, as the application would after a Ready. */
+export function persistLog(r: Raft, s: MemoryStorage): void {
+  const ents = r.raftLog.unstableEntries().slice();
+  const last = ents[ents.length - 1];
+  if (last === undefined) return;
+  s.append(ents);
+  r.raftLog.stableTo(last.index, last.term);
+}
+
+/** A ConfChange entry, as a proposal carries it (index and term are stamped by the leader). */
+export function confChangeEntry(cc: ConfChange): Entry {
+  return { index: 0, term: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) };
 }
