@@ -325,14 +325,6 @@ export class Peer {
     }
     return ok({ type: 'Written' });
   }
-
-  /** Answers every waiting request: the peer is going away (its object is being reset or destroyed). */
-  failPending(error: RegionError): void {
-    for (const p of this.proposals) p.resolve(regionError(error));
-    this.proposals = [];
-    for (const pending of this.reads.values()) pending.resolve(regionError(error));
-    this.reads.clear();
-  }
 }
 
 function nextApplyState(current: ApplyState, appliedIndex: number): ApplyState {
