@@ -4,14 +4,20 @@
 import { assert } from '../util/assert';
 import { fromBase64, toBase64 } from '../util/base64';
 import { fromUtf8, utf8 } from '../util/bytes';
+import type { AdminRequest } from './admin';
 import type { RegionEpoch } from './region';
 import type { WriteRequest } from './requests';
 
-/** What a normal log entry holds: requests proposed under one region epoch. */
-export interface RaftCommand {
-  header: { regionId: number; epoch: RegionEpoch };
-  requests: WriteRequest[];
+export interface CommandHeader {
+  regionId: number;
+  /** The epoch the proposer saw; apply refuses the command if it is stale. */
+  epoch: RegionEpoch;
 }
+
+/** What a log entry holds: data requests, or one admin command, proposed under one region epoch. */
+export type RaftCommand =
+  | { kind: 'Write'; header: CommandHeader; requests: WriteRequest[] }
+  | { kind: 'Admin'; header: CommandHeader; admin: AdminRequest };
 
 function replaceBytes(_key: string, value: unknown): unknown {
   return value instanceof Uint8Array ? { $b: toBase64(value) } : value;
@@ -44,7 +50,10 @@ export function encodeCommand(cmd: RaftCommand): Uint8Array {
 export function decodeCommand(data: Uint8Array): RaftCommand {
   const cmd = decodeTagged(data) as RaftCommand;
   assert(
-    typeof cmd === 'object' && cmd !== null && typeof cmd.header?.regionId === 'number' && Array.isArray(cmd.requests),
+    typeof cmd === 'object' &&
+      cmd !== null &&
+      typeof cmd.header?.regionId === 'number' &&
+      ((cmd.kind === 'Write' && Array.isArray(cmd.requests)) || (cmd.kind === 'Admin' && typeof cmd.admin === 'object')),
     'malformed raft command',
   );
   return cmd;

@@ -78,7 +78,11 @@ export class Peer {
   private readonly raw: RawNode;
   private readonly transport: Transport;
   private readonly observer: PeerObserver;
-  /** Proposals waiting for their entry to apply, in index order. */
+  /**
+   * Proposals waiting for their entry to apply, in (term, index) order.
+   * Not index order: a leader that lost its term-t entries to a shorter log
+   * and leads again proposes at indexes below its pending term-t ones.
+   */
   private proposals: PendingProposal[] = [];
   /** Reads by request context, in arrival order. */
   private reads = new Map<string, PendingRead>();
@@ -147,7 +151,7 @@ export class Peer {
     assert(requests.length > 0, 'a write needs at least one request');
     const rejected = this.checkRequest(header, requests.map((r) => r.key));
     if (rejected !== undefined) return Promise.resolve(regionError(rejected));
-    const command = encodeCommand({ header: { regionId: header.regionId, epoch: header.epoch }, requests });
+    const command = encodeCommand({ kind: 'Write', header: { regionId: header.regionId, epoch: header.epoch }, requests });
     if (this.raw.propose(command) === 'ProposalDropped') {
       // Leading but refusing (a leadership transfer is under way): send the caller elsewhere.
       return Promise.resolve(regionError(this.notLeader()));
@@ -155,6 +159,8 @@ export class Peer {
     const log = this.raw.raft.raftLog;
     const index = log.lastIndex();
     const term = this.raw.raft.term;
+    const last = this.proposals[this.proposals.length - 1];
+    assert(last === undefined || proposedAfter({ index, term }, last), `proposal (${term}, ${index}) queued out of order`);
     return new Promise((resolve) => this.proposals.push({ index, term, resolve }));
   }
 
@@ -253,9 +259,11 @@ export class Peer {
 
   private resolveProposals(applied: Entry[], outcomes: (Result<WriteResponse> | undefined)[]): void {
     applied.forEach((e, i) => {
-      while (this.proposals.length > 0 && this.proposals[0]!.index <= e.index) {
+      // A Raft log is ordered by (term, index) too, so once `e` is applied no
+      // proposal ordered before it can be applied any more (TiKV's
+      // ProposalQueue::pop): it is `e` itself or it was overwritten (Raft §5.3).
+      while (this.proposals.length > 0 && !proposedAfter(this.proposals[0]!, e)) {
         const p = this.proposals.shift()!;
-        // Same index, another term: a newer leader overwrote our entry (Raft §5.3).
         const outcome = p.index === e.index && p.term === e.term ? outcomes[i] : undefined;
         p.resolve(outcome ?? regionError({ type: 'StaleCommand' }));
       }
@@ -303,6 +311,7 @@ export class Peer {
     if (entry.data.length === 0) return undefined; // a new leader's empty entry
     assert(entry.type === EntryType.Normal, `conf change entries are not proposed by this version (entry ${entry.index})`);
     const cmd = decodeCommand(entry.data);
+    assert(cmd.kind === 'Write', `admin commands are not proposed by this version (entry ${entry.index})`);
     const region = this.region();
     assert(cmd.header.regionId === region.id, `entry ${entry.index} belongs to region ${cmd.header.regionId}`);
     const rejected = checkEpochAndKeys(
@@ -325,6 +334,11 @@ export class Peer {
     }
     return ok({ type: 'Written' });
   }
+}
+
+/** Whether `a` comes after `b` in (term, index) order. */
+function proposedAfter(a: { term: number; index: number }, b: { term: number; index: number }): boolean {
+  return a.term > b.term || (a.term === b.term && a.index > b.index);
 }
 
 function nextApplyState(current: ApplyState, appliedIndex: number): ApplyState {
