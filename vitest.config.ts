@@ -28,7 +28,9 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             // Test-only: lets tests make peers drop and partition messages
             // (PeerObject.setFaults). Never set in wrangler.toml.
-            miniflare: { bindings: { FAULT_INJECTION: "on" } },
+            // A small log GC limit makes compactions and snapshots happen in
+            // every test that writes a few dozen entries past a lagging peer.
+            miniflare: { bindings: { FAULT_INJECTION: "on", RAFT_LOG_GC_COUNT_LIMIT: "40" } },
           }),
         ],
         test: {

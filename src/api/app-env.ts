@@ -1,3 +1,4 @@
+import type { Encoding } from './encoding';
 import type { Env } from './env';
 import type { Services } from './services';
 
@@ -12,5 +13,11 @@ export interface AppEnv {
      * failure can tell a missing field from an ill-typed one.
      */
     jsonBody: unknown;
+    /**
+     * The encoding the request asked for, once a route resolved it, so that
+     * the error handler writes a key in an error's details the way the
+     * client writes keys. Unset: UTF-8.
+     */
+    encoding: Encoding | undefined;
   };
 }

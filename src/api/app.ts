@@ -7,8 +7,11 @@ import type { AppEnv } from './app-env';
 import { requireToken, type TokenRole } from './auth';
 import type { Env } from './env';
 import { onError, onNotFound } from './error-handler';
+import { adminRoutes, clusterRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { kvRoutes } from './routes/kv';
 import { rawRoutes } from './routes/raw';
+import { txnRoutes } from './routes/txn';
 import { bearerScheme } from './schemas';
 import type { Services } from './services';
 import { validationHook } from './validation';
@@ -16,6 +19,9 @@ import { validationHook } from './validation';
 const protectedPrefixes: readonly (readonly [string, TokenRole])[] = [
   ['/v1/admin/*', 'admin'],
   ['/v1/raw/*', 'api'],
+  ['/v1/kv/*', 'api'],
+  ['/v1/txn/*', 'api'],
+  ['/v1/cluster', 'api'],
 ];
 
 export function buildApp(services: (env: Env) => Services) {
@@ -37,6 +43,10 @@ export function buildApp(services: (env: Env) => Services) {
 
   app.route('/', healthRoutes());
   app.route('/', rawRoutes());
+  app.route('/', kvRoutes());
+  app.route('/', txnRoutes());
+  app.route('/', clusterRoutes());
+  app.route('/', adminRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', bearerScheme, {
     type: 'http',

@@ -18,6 +18,12 @@ export interface Env {
    * messages (PeerObject.setFaults). Set only in the test configuration.
    */
   FAULT_INJECTION?: string;
+  /**
+   * Log GC: a region's leader compacts its log once more than this many
+   * applied entries are behind the truncated index; decimal, default 1000.
+   * Tests set it small to make followers catch up by snapshot.
+   */
+  RAFT_LOG_GC_COUNT_LIMIT?: string;
   /** Bearer token for the data routes; a secret when deployed, `.dev.vars` locally. */
   API_TOKEN?: string;
   /** Bearer token for /v1/admin/*; a secret when deployed, `.dev.vars` locally. */

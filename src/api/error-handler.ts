@@ -6,7 +6,9 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env';
-import { ApiError, ErrorCode, errorBody, UnavailableError } from './errors';
+import { toBase64 } from '../util/base64';
+import { type Encoding, encodeBytes } from './encoding';
+import { ApiError, type ErrorDetails, ErrorCode, errorBody, TxnKeyError, UnavailableError } from './errors';
 
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof ApiError) return apiErrorResponse(err, c);
@@ -30,7 +32,24 @@ function apiErrorResponse(err: ApiError, c: Context<AppEnv>): Response {
     c.header('Retry-After', String(seconds));
   }
   if (err.status === 401) c.header('WWW-Authenticate', 'Bearer realm="regionkv"');
-  return c.json(errorBody(err.code, err.message, err.details), err.status);
+  let details = err.details;
+  if (err instanceof TxnKeyError && err.key !== undefined) {
+    details = { ...details, ...keyDetail(err.key, c.get('encoding') ?? 'utf8') };
+  }
+  return c.json(errorBody(err.code, err.message, details), err.status);
+}
+
+/**
+ * `key` as the client writes keys. A key that is not UTF-8, in a UTF-8
+ * request, goes as base64 and says so: turning the 409 into a 400 would
+ * hide the conflict.
+ */
+function keyDetail(key: Uint8Array, encoding: Encoding): ErrorDetails {
+  try {
+    return { key: encodeBytes(key, encoding, 'key') };
+  } catch {
+    return { key: toBase64(key), keyEncoding: 'base64' };
+  }
 }
 
 /** Hono's own 4xx (e.g. a body it could not read) in our vocabulary; others stay bugs. */

@@ -74,3 +74,65 @@ export function errorBody(code: ErrorCode, message: string, details: ErrorDetail
   // code and message first for people reading the JSON, and never overwritten by a detail.
   return { error: Object.assign({ code, message }, details, { code, message }) };
 }
+
+/**
+ * The 409s of the transactional key space. They carry the key as bytes, not
+ * text: only the request knows whether its keys travel as UTF-8 or base64,
+ * so the error handler writes `details.key` in the request's encoding.
+ */
+export class TxnKeyError extends ApiError {
+  override name = 'TxnKeyError';
+
+  constructor(
+    code: typeof ErrorCode.WriteConflict | typeof ErrorCode.KeyLocked | typeof ErrorCode.TxnAborted,
+    message: string,
+    /** The key the failure is about; absent when no single key is to blame. */
+    readonly key: Uint8Array | undefined,
+    details: ErrorDetails = {},
+  ) {
+    super(409, code, message, details);
+  }
+}
+
+/** Another transaction committed `key` at conflictTs >= our startTs (API.md: details key, conflictTs). */
+export class WriteConflictError extends TxnKeyError {
+  override name = 'WriteConflictError';
+
+  constructor(
+    key: Uint8Array,
+    readonly conflictTs: bigint,
+  ) {
+    super(
+      ErrorCode.WriteConflict,
+      `another transaction committed a write to the key at ${conflictTs}, after this transaction started; retry with a new transaction`,
+      key,
+      { conflictTs: conflictTs.toString() },
+    );
+  }
+}
+
+/** A lock of transaction lockTs on `key` stayed in the way longer than we wait (API.md: details key, lockTs). */
+export class KeyLockedError extends TxnKeyError {
+  override name = 'KeyLockedError';
+
+  constructor(
+    key: Uint8Array,
+    readonly lockTs: bigint,
+  ) {
+    super(
+      ErrorCode.KeyLocked,
+      `the key is locked by transaction ${lockTs}, which did not finish in time; retry with a new transaction`,
+      key,
+      { lockTs: lockTs.toString() },
+    );
+  }
+}
+
+/** This transaction was rolled back (by its coordinator, or by a reader that found it dead). */
+export class TxnAbortedError extends TxnKeyError {
+  override name = 'TxnAbortedError';
+
+  constructor(message: string, key?: Uint8Array, details: ErrorDetails = {}) {
+    super(ErrorCode.TxnAborted, message, key, details);
+  }
+}

@@ -10,4 +10,6 @@ export const limits = {
   /** Scan `limit` is 1..scanLimitMax pairs. */
   scanLimitMax: 10_000,
   scanLimitDefault: 100,
+  /** Keys of one txn get, or mutations of one commit; more is 413. */
+  keysPerRequestMax: 10_000,
 } as const;

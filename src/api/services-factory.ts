@@ -2,7 +2,8 @@
 // through the scheduler's routes and the peers' stubs. One set per isolate
 // (per env object), so the route cache outlives a request.
 
-import { peerStub, schedulerStub } from '../objects/peer-api';
+import { peerAdminStub, peerStub, schedulerStub } from '../objects/peer-api';
+import { AdminService } from './admin-service';
 import type { Env } from './env';
 import { RoutedRawStore } from './raw-store';
 import { RegionRouter, type RouterDeps } from './region-router';
@@ -24,5 +25,16 @@ function workerRouterDeps(env: Env): RouterDeps {
 }
 
 export function createServices(env: Env): Services {
-  return { raw: new RoutedRawStore(new RegionRouter(workerRouterDeps(env))) };
+  return {
+    raw: new RoutedRawStore(new RegionRouter(workerRouterDeps(env))),
+    admin: new AdminService({
+      regions: () => schedulerStub(env).regions(),
+      regionById: (regionId) => schedulerStub(env).regionById(regionId),
+      stores: () => schedulerStub(env).stores(),
+      allocIds: (count) => schedulerStub(env).allocIds(count),
+      peer: (peerId) => peerAdminStub(env, peerId),
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    }),
+  };
 }

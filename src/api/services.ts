@@ -2,6 +2,9 @@
 // these interfaces, so they run in Node tests against in-memory fakes and in
 // the worker against the Raft regions.
 
+import type { AdminApi } from './admin-service';
+import type { TxnStore } from './txn-store';
+
 /**
  * The raw (non-transactional) key space: linearizable single-key operations.
  * Any method may throw UnavailableError (errors.ts) when a region has no
@@ -23,4 +26,12 @@ export interface RawStore {
 
 export interface Services {
   raw: RawStore;
+  /** Cluster view and operations; absent in Node tests that exercise the data routes only. */
+  admin?: AdminApi;
+  /**
+   * The transactional key space. Optional until the worker's TxnRegionClient
+   * (the peer-side execution of Percolator commands) is wired: without it the
+   * /v1/kv and /v1/txn routes answer 503 UNAVAILABLE saying so.
+   */
+  txn?: TxnStore;
 }

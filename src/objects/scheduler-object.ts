@@ -130,6 +130,30 @@ export class SchedulerObject extends DurableObject<Env> {
     });
   }
 
+  /** The cluster's stores, as configured (STORES). */
+  async stores(): Promise<StoreSpec[]> {
+    return this.cluster.stores.map((st) => ({ ...st }));
+  }
+
+  /**
+   * Regions whose meta changed without a new leader to report them (a
+   * split's halves). Applied in order by the epoch rules, in one
+   * transaction, so the left half replacing its old self and the right half
+   * filling the rest leave no gap in the routing table.
+   */
+  async reportRegions(regions: RegionMeta[]): Promise<void> {
+    for (const r of regions) assertValidRegion(r);
+    const { registry } = this.state();
+    this.mutate(() => {
+      const changed: number[] = [];
+      for (const region of regions) {
+        const put = registry.putRegion(region);
+        if (put.type === 'Accepted') changed.push(region.id, ...put.removed.map((r) => r.id));
+      }
+      this.persistRegions(changed);
+    });
+  }
+
   /** `count` fresh ids for regions and peers, increasing, never handed out before (even across restarts). */
   async allocIds(count: number): Promise<number[]> {
     const { ids } = this.state();

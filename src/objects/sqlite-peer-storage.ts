@@ -50,6 +50,9 @@ import {
 } from '../store/peer-storage-checks';
 import type { ApplyState, ColumnFamily, KvPair, PeerStorage, ScanOptions, WriteBatch } from '../store/peer-storage';
 import { type PeerMeta, type RegionMeta, assertValidRegion, cloneRegion } from '../store/region';
+import { SnapshotCache } from '../store/snapshot';
+import { type SplitHandoff, assertValidHandoff } from '../store/split';
+import { decodeTagged, encodeTagged } from '../store/command-codec';
 import { assert, unreachable } from '../util/assert';
 
 /** Log rows read per query: bounds the memory of one entries() call before maxSize cuts it. */
@@ -113,6 +116,14 @@ const schema = [
      value BLOB NOT NULL,
      PRIMARY KEY (cf, key)
    ) STRICT, WITHOUT ROWID`,
+  // Splits applied whose new peer has not confirmed its rows yet
+  // (src/store/split.ts), keyed by the new region's id; the handoff as
+  // tagged JSON. Usually empty; a row lives from a split's apply until the
+  // host's handoff finishes.
+  `CREATE TABLE IF NOT EXISTS split_handoff (
+     new_region_id INTEGER PRIMARY KEY,
+     data BLOB NOT NULL
+   ) STRICT`,
 ];
 
 type Row = Record<string, SqlStorageValue>;
@@ -187,6 +198,8 @@ export class SqlitePeerStorage implements PeerStorage {
   private cache: Cached;
   /** A write is running. Writes do not nest: one Ready, one transaction. */
   private writing = false;
+  /** The last snapshot generated; memory only. */
+  private readonly snapshots = new SnapshotCache();
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -261,14 +274,13 @@ export class SqlitePeerStorage implements PeerStorage {
   }
 
   /**
-   * Region snapshots (the data tables at the applied index, streamed in
-   * chunks) are built by the snapshot issue. Until then there is nothing
-   * honest to return; Raft treats this error as "not ready yet" and keeps a
-   * follower that needs compacted entries waiting instead of sending it a
-   * snapshot that would lose the region's data.
+   * The region's data at the applied index (src/store/snapshot.ts). Read in
+   * one synchronous pass: no await can interleave a write, so the rows are
+   * exactly those at the applied index without an SQLite read transaction.
    */
   snapshot(): Snapshot {
-    throw new SnapshotTemporarilyUnavailableError('region snapshots are not implemented yet');
+    if (this.cache.region === undefined) throw new SnapshotTemporarilyUnavailableError('no region to snapshot yet');
+    return this.snapshots.snapshot(this);
   }
 
   // ---------------------------------------------------------------------------
@@ -314,6 +326,17 @@ export class SqlitePeerStorage implements PeerStorage {
     return out;
   }
 
+  pendingSplits(): SplitHandoff[] {
+    const out: SplitHandoff[] = [];
+    for (const row of this.sql.exec('SELECT new_region_id, data FROM split_handoff ORDER BY new_region_id')) {
+      const handoff = decodeTagged(bytes(row, 'data')) as SplitHandoff;
+      assertValidHandoff(handoff);
+      assert(handoff.right.id === int(row, 'new_region_id'), 'split_handoff: row key disagrees with its region');
+      out.push(handoff);
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------------------
   // Writes
 
@@ -356,8 +379,21 @@ export class SqlitePeerStorage implements PeerStorage {
         this.sql.exec('DELETE FROM kv WHERE cf = ? AND key = ?', cfCodes[cf], key);
       }),
       deleteEntriesUpTo: live((upTo: number) => this.deleteEntriesUpTo(upTo)),
+      deleteRange: live((cf: ColumnFamily, start: Uint8Array, end: Uint8Array) => {
+        assertKeyValue(start);
+        assertKeyValue(end);
+        if (end.length === 0) this.sql.exec('DELETE FROM kv WHERE cf = ? AND key >= ?', cfCodes[cf], start);
+        else this.sql.exec('DELETE FROM kv WHERE cf = ? AND key >= ? AND key < ?', cfCodes[cf], start, end);
+      }),
+      putPendingSplit: live((handoff: SplitHandoff) => {
+        assertValidHandoff(handoff);
+        this.sql.exec('INSERT OR REPLACE INTO split_handoff (new_region_id, data) VALUES (?, ?)', handoff.right.id, encodeTagged(handoff));
+      }),
+      deletePendingSplit: live((newRegionId: number) => {
+        this.sql.exec('DELETE FROM split_handoff WHERE new_region_id = ?', newRegionId);
+      }),
       destroy: live(() => {
-        for (const table of ['raft_log', 'raft_state', 'region', 'kv']) this.sql.exec(`DELETE FROM ${table}`);
+        for (const table of ['raft_log', 'raft_state', 'region', 'kv', 'split_handoff']) this.sql.exec(`DELETE FROM ${table}`);
         this.cache = emptyCache();
         // The empty state is the absent row; nothing to write unless set again.
         stateDirty = false;

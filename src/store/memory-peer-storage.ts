@@ -39,6 +39,8 @@ import {
   lastIndexOf,
 } from './peer-storage-checks';
 import { type RegionMeta, cloneRegion } from './region';
+import { SnapshotCache } from './snapshot';
+import { type SplitHandoff, cloneHandoff } from './split';
 
 /**
  * One column family: rows sorted by key in memcmp order, found by binary
@@ -129,6 +131,10 @@ export class MemoryPeerStorage implements PeerStorage {
    */
   private log: Entry[] = [];
   private cfs = emptyColumnFamilies();
+  /** Split handoffs not finished yet, by new region id (src/store/split.ts). Replaced, never mutated. */
+  private splits = new Map<number, SplitHandoff>();
+  /** The last snapshot generated: memory of the leader, not part of the "disk". */
+  private snapshots = new SnapshotCache();
   /** Set while a write runs: how to undo each change made so far, in order. */
   private undo: (() => void)[] | undefined;
 
@@ -166,15 +172,10 @@ export class MemoryPeerStorage implements PeerStorage {
     return lastIndexOf(this.bounds());
   }
 
-  /**
-   * Region snapshots (the data tables at the applied index, streamed in
-   * chunks) are built by the snapshot issue. Until then there is nothing
-   * honest to return; Raft treats this error as "not ready yet" and keeps a
-   * follower that needs compacted entries waiting instead of sending it a
-   * snapshot that would lose the region's data.
-   */
+  /** The region's data at the applied index (src/store/snapshot.ts), copied synchronously. */
   snapshot(): Snapshot {
-    throw new SnapshotTemporarilyUnavailableError('region snapshots are not implemented yet');
+    if (this.regionMeta === undefined) throw new SnapshotTemporarilyUnavailableError('no region to snapshot yet');
+    return this.snapshots.snapshot(this);
   }
 
   // ---------------------------------------------------------------------------
@@ -202,6 +203,10 @@ export class MemoryPeerStorage implements PeerStorage {
     return this.cfs[cf].scan(options);
   }
 
+  pendingSplits(): SplitHandoff[] {
+    return [...this.splits.values()].map(cloneHandoff);
+  }
+
   // ---------------------------------------------------------------------------
   // Writes
 
@@ -224,7 +229,14 @@ export class MemoryPeerStorage implements PeerStorage {
       setRegion: live((region: RegionMeta) => this.setRegion(region)),
       put: live((cf: ColumnFamily, key: Uint8Array, value: Uint8Array) => this.put(cf, key, value)),
       delete: live((cf: ColumnFamily, key: Uint8Array) => this.delete(cf, key)),
+      deleteRange: live((cf: ColumnFamily, start: Uint8Array, end: Uint8Array) => this.deleteRange(cf, start, end)),
       deleteEntriesUpTo: live((upTo: number) => this.deleteEntriesUpTo(upTo)),
+      putPendingSplit: live((h: SplitHandoff) => this.setSplits(new Map(this.splits).set(h.right.id, cloneHandoff(h)))),
+      deletePendingSplit: live((id: number) => {
+        const next = new Map(this.splits);
+        next.delete(id);
+        this.setSplits(next);
+      }),
       destroy: live(() => this.destroy()),
     };
     try {
@@ -334,8 +346,25 @@ export class MemoryPeerStorage implements PeerStorage {
     this.record(() => this.cfs[cf].put(k, old));
   }
 
+  private deleteRange(cf: ColumnFamily, start: Uint8Array, end: Uint8Array): void {
+    assertKeyValue(start);
+    assertKeyValue(end);
+    // Whole rows at once: a region holds at most what its snapshot could carry.
+    const doomed = this.cfs[cf].scan({ start, end, limit: Number.MAX_SAFE_INTEGER });
+    for (const row of doomed) this.delete(cf, row.key);
+  }
+
+  private setSplits(next: Map<number, SplitHandoff>): void {
+    const prev = this.splits;
+    this.record(() => {
+      this.splits = prev;
+    });
+    this.splits = next;
+  }
+
   private destroy(): void {
     const prev = { id: this.id, region: this.regionMeta, hard: this.hard, apply: this.apply, log: this.log, cfs: this.cfs };
+    this.setSplits(new Map());
     this.record(() => {
       this.id = prev.id;
       this.regionMeta = prev.region;

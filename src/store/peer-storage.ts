@@ -6,6 +6,7 @@
 
 import type { Entry, HardState, Storage } from '../raft';
 import type { RegionMeta } from './region';
+import type { SplitHandoff } from './split';
 
 /**
  * `raw` holds the raw (non-transactional) key space; `default`, `lock` and
@@ -57,6 +58,8 @@ export interface PeerStorage extends Storage {
   applyState(): ApplyState;
   get(cf: ColumnFamily, key: Uint8Array): Uint8Array | undefined;
   scan(cf: ColumnFamily, options: ScanOptions): KvPair[];
+  /** Splits applied whose new peer is not confirmed yet (src/store/split.ts), by new region id. */
+  pendingSplits(): SplitHandoff[];
   /** Runs every write in `fn` as one atomic transaction; reads inside see the writes. */
   write(fn: (batch: WriteBatch) => void): void;
 }
@@ -70,8 +73,13 @@ export interface WriteBatch {
   setRegion(region: RegionMeta): void;
   put(cf: ColumnFamily, key: Uint8Array, value: Uint8Array): void;
   delete(cf: ColumnFamily, key: Uint8Array): void;
+  /** Deletes every row of `cf` in [start, end); an empty end means no upper bound (snapshot install). */
+  deleteRange(cf: ColumnFamily, start: Uint8Array, end: Uint8Array): void;
+  /** Records a split's handoff (keyed by its new region id) until the new peer confirms. */
+  putPendingSplit(handoff: SplitHandoff): void;
+  deletePendingSplit(newRegionId: number): void;
   /** Deletes log entries with index <= upTo (log GC). */
   deleteEntriesUpTo(upTo: number): void;
-  /** Empties everything: the peer was removed from its region. */
+  /** Empties everything (pending splits included): the peer was removed from its region. */
   destroy(): void;
 }

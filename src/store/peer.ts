@@ -7,12 +7,34 @@
 // Object shell (src/objects/peer-object.ts) and the simulator call `step`,
 // `tick`, `propose`, `read` and then `handleReady` until it reports no work.
 
-import { type Entry, EntryType, type Message, RawNode, type Ready, StateType } from '../raft';
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  RawNode,
+  type Ready,
+  StateType,
+  decodeConfChange,
+} from '../raft';
 import { assert, unreachable } from '../util/assert';
 import { bytesKey, compareBytes } from '../util/bytes';
 import { decodeCommand, encodeCommand } from './command-codec';
+import { type ChangePeerRequest, applyChangePeer, changePeerOf, confChangeFor } from './conf-change-apply';
+import { applyCompactLog, compactLogToPropose, raftLogGcCountLimitDefault } from './log-gc';
 import type { ApplyState, PeerStorage, WriteBatch } from './peer-storage';
 import { type PeerMeta, type RegionEpoch, type RegionMeta, findPeer, keyInRegion } from './region';
+import { type SplitHandoff, type SplitRequest, checkSplitSize, execSplit, isStrictlyInside } from './split';
+import {
+  type SnapshotChunk,
+  SnapshotReceiver,
+  applySnapshot,
+  checkSnapshot,
+  chunkSnapshotMessage,
+  decodeSnapshotRegion,
+  snapshotChunkBytesDefault,
+} from './snapshot';
 import {
   type ReadRequest,
   type ReadResponse,
@@ -33,6 +55,11 @@ export interface RaftEnvelope {
   /** The sender's region epoch when it sent the message. */
   epoch: RegionEpoch;
   message: Message;
+  /**
+   * Set on the envelopes of a Snapshot message: one chunk of its data each
+   * (the message itself then carries none), see src/store/snapshot.ts.
+   */
+  snapshotChunk?: SnapshotChunk;
 }
 
 /** Fire-and-forget delivery; Raft tolerates loss, duplication and reordering. */
@@ -47,18 +74,41 @@ export interface PeerConfig {
   rand: () => number;
   maxSizePerMsgBytes?: number;
   maxInflightMsgs?: number;
+  /** Log GC: the leader compacts once applied - truncated exceeds this many entries (RAFT_LOG_GC_COUNT_LIMIT). */
+  raftLogGcCountLimit?: number;
+  /** Bytes of snapshot data per chunk envelope. */
+  snapshotChunkBytes?: number;
 }
 
 /** What the peer tells its host about, so the host can inform the scheduler. */
 export interface PeerObserver {
   /** This peer became leader of its region. */
   onBecomeLeader?(region: RegionMeta, leader: PeerMeta): void;
+  /** This peer, leading, applied a change of its region's meta (members or range). */
+  onRegionChanged?(region: RegionMeta, leader: PeerMeta): void;
+  /** This peer, leading, applied the removal of `removed`, which may never hear of it from Raft. */
+  onPeerRemoved?(region: RegionMeta, removed: PeerMeta): void;
+  /**
+   * This peer (any role) applied a split and its transaction committed: the
+   * host hands the new region's rows over (src/store/split.ts).
+   */
+  onSplit?(handoff: SplitHandoff): void;
 }
+
+/** What an admin command answers once applied: the region as it now is. */
+export interface AdminResponse {
+  type: 'Admin';
+  region: RegionMeta;
+  /** A split's new region (the right half); `region` is then the left half. */
+  right?: RegionMeta;
+}
+
+type EntryOutcome = WriteResponse | AdminResponse;
 
 interface PendingProposal {
   index: number;
   term: number;
-  resolve: (result: Result<WriteResponse>) => void;
+  resolve: (result: Result<EntryOutcome>) => void;
 }
 
 interface PendingRead {
@@ -87,6 +137,25 @@ export class Peer {
   /** Reads by request context, in arrival order. */
   private reads = new Map<string, PendingRead>();
   private nextReadId = 0;
+  private readonly raftLogGcCountLimit: number;
+  private readonly snapshotChunkBytes: number;
+  /** The compact index this peer last proposed while leading (memory only; 0 = none). */
+  private lastCompactProposed = 0;
+  /** Chunks of incoming snapshots, until each is whole. */
+  private readonly snapshotReceiver = new SnapshotReceiver();
+  /** Snapshots installed since this Peer was built; memory only, for tests and status. */
+  snapshotsApplied = 0;
+  /**
+   * Set once this peer applied its own removal: the host must destroy it and
+   * drop it. Memory only: a restarted host sees a region without this peer.
+   */
+  removed = false;
+  /** Conf changes applied in this Ready's transaction, for Raft once it commits. */
+  private appliedConfChanges: ConfChange[] = [];
+  /** Removals this leader applied in this Ready, reported once it commits. */
+  private removedPeers: PeerMeta[] = [];
+  /** Splits applied in this Ready's transaction, handed to the host once it commits. */
+  private appliedSplits: SplitHandoff[] = [];
 
   constructor(storage: PeerStorage, transport: Transport, config: PeerConfig, observer: PeerObserver = {}) {
     const peerId = storage.peerId();
@@ -98,6 +167,8 @@ export class Peer {
     this.meta = meta;
     this.transport = transport;
     this.observer = observer;
+    this.raftLogGcCountLimit = config.raftLogGcCountLimit ?? raftLogGcCountLimitDefault;
+    this.snapshotChunkBytes = config.snapshotChunkBytes ?? snapshotChunkBytesDefault;
     this.raw = new RawNode({
       id: peerId,
       storage,
@@ -137,11 +208,37 @@ export class Peer {
 
   tick(): void {
     this.raw.tick();
+    // Log GC runs on the ticker, as TiKV's raft_log_gc_tick: often enough to
+    // keep the log within twice the limit, never more than once per tick.
+    this.maybeProposeCompactLog();
   }
 
   step(envelope: RaftEnvelope): void {
     if (envelope.regionId !== this.region().id) return;
-    this.raw.step(envelope.message);
+    let message = envelope.message;
+    if (envelope.snapshotChunk !== undefined) {
+      // Raft sees a snapshot only once all of it is here.
+      const whole = this.snapshotReceiver.receive(message, envelope.snapshotChunk);
+      if (whole === undefined) return;
+      message = whole;
+    }
+    if (message.type === MessageType.Snapshot && !this.acceptSnapshot(message)) return;
+    this.raw.step(message);
+  }
+
+  /** TiKV's check_snapshot: a refused snapshot is dropped, and the leader retries or learns otherwise. */
+  private acceptSnapshot(message: Message): boolean {
+    const snap = message.snapshot;
+    if (snap === undefined || snap.data.length === 0) return false;
+    return checkSnapshot(this.region(), decodeSnapshotRegion(snap.data)) === undefined;
+  }
+
+  private maybeProposeCompactLog(): void {
+    if (!this.isLeader()) return;
+    const cmd = compactLogToPropose(this.storage, this.region(), this.raftLogGcCountLimit, this.lastCompactProposed);
+    if (cmd === undefined || cmd.kind !== 'Admin' || cmd.admin.type !== 'CompactLog') return;
+    // No callback: nobody waits for GC, and a lost proposal is simply made again later.
+    if (this.raw.propose(encodeCommand(cmd)) === 'Ok') this.lastCompactProposed = cmd.admin.compactIndex;
   }
 
   // ---------------------------------------------------------------------------
@@ -156,6 +253,88 @@ export class Peer {
       // Leading but refusing (a leadership transfer is under way): send the caller elsewhere.
       return Promise.resolve(regionError(this.notLeader()));
     }
+    return this.enqueueProposal().then((r) => {
+      if (!r.ok) return r;
+      assert(r.value.type === 'Written', `a write proposal answered ${r.value.type}`);
+      return ok(r.value);
+    });
+  }
+
+  /**
+   * Proposes adding or removing one peer, as a ConfChange entry whose context
+   * is the admin command with the proposer's epoch. Answers the region after
+   * the change once applied. A leader does not remove itself: with two peers
+   * the survivor might never learn that the entry committed (the leader would
+   * destroy itself first) and could not elect anyone; transfer leadership away
+   * first (the admin service does).
+   */
+  proposeChangePeer(header: RequestHeader, admin: ChangePeerRequest): Promise<Result<AdminResponse>> {
+    const rejected = this.checkAdmin(header);
+    if (rejected !== undefined) return Promise.resolve(regionError(rejected));
+    if (admin.changeType === 'RemoveNode' && admin.peer.id === this.meta.id) {
+      return Promise.resolve(regionError({ type: 'NotLeader', regionId: header.regionId }));
+    }
+    const cc = confChangeFor({ regionId: header.regionId, epoch: header.epoch }, admin);
+    // Dropped while a transfer is under way or another conf change is unapplied.
+    if (this.raw.proposeConfChange(cc) === 'ProposalDropped') {
+      return Promise.resolve(regionError({ type: 'EpochNotMatch', currentRegions: [this.region()] }));
+    }
+    return this.enqueueProposal().then((r) => {
+      if (!r.ok) return r;
+      assert(r.value.type === 'Admin', `an admin proposal answered ${r.value.type}`);
+      return ok(r.value);
+    });
+  }
+
+  /**
+   * Proposes splitting the region at `admin.splitKey` under the caller's
+   * epoch. Refused before proposing when the key cannot split the region or
+   * the moved half is too big for one handoff (data size must not decide the
+   * apply, which has to be deterministic). Answers both halves once applied.
+   */
+  proposeSplit(header: RequestHeader, admin: SplitRequest): Promise<Result<AdminResponse>> {
+    const rejected = this.checkAdmin(header);
+    if (rejected !== undefined) return Promise.resolve(regionError(rejected));
+    const region = this.region();
+    if (!isStrictlyInside(admin.splitKey, region)) {
+      return Promise.resolve(regionError({ type: 'KeyNotInRegion', key: admin.splitKey, region }));
+    }
+    if (!checkSplitSize(this.storage, region, admin.splitKey)) {
+      return Promise.resolve(regionError({ type: 'KeyNotInRegion', key: admin.splitKey, region }));
+    }
+    const command = encodeCommand({ kind: 'Admin', header: { regionId: header.regionId, epoch: header.epoch }, admin });
+    if (this.raw.propose(command) === 'ProposalDropped') return Promise.resolve(regionError(this.notLeader()));
+    return this.enqueueProposal().then((r) => {
+      if (!r.ok) return r;
+      assert(r.value.type === 'Admin', `a split proposal answered ${r.value.type}`);
+      return ok(r.value);
+    });
+  }
+
+  /** Starts a leadership transfer (Raft thesis §3.10); not through the log. */
+  transferLeader(header: RequestHeader, toPeerId: number): Result<null> {
+    const rejected = this.checkAdmin(header);
+    if (rejected !== undefined) return regionError(rejected);
+    if (findPeer(this.region(), toPeerId) === undefined) return regionError({ type: 'EpochNotMatch', currentRegions: [this.region()] });
+    this.raw.transferLeader(toPeerId);
+    return ok(null);
+  }
+
+  /** Admin commands: right region and peer, leader, and an epoch that is not stale. */
+  private checkAdmin(header: RequestHeader): RegionError | undefined {
+    const region = this.region();
+    if (header.regionId !== region.id || header.peerId !== this.meta.id) {
+      return { type: 'RegionNotFound', regionId: header.regionId };
+    }
+    if (!this.isLeader()) return this.notLeader();
+    if (header.epoch.version !== region.epoch.version || header.epoch.confVer !== region.epoch.confVer) {
+      return { type: 'EpochNotMatch', currentRegions: [region] };
+    }
+    return undefined;
+  }
+
+  /** Queues the callback of the entry just appended at the end of the log. */
+  private enqueueProposal(): Promise<Result<EntryOutcome>> {
     const log = this.raw.raft.raftLog;
     const index = log.lastIndex();
     const term = this.raw.raft.term;
@@ -206,9 +385,12 @@ export class Peer {
   handleReady(): boolean {
     if (!this.raw.hasReady()) return false;
     const rd = this.raw.ready();
-    assert(rd.snapshot === undefined, 'region snapshots are not produced yet, so none can arrive');
-    const outcomes: (Result<WriteResponse> | undefined)[] = [];
+    const outcomes: (Result<EntryOutcome> | undefined)[] = [];
+    assert(this.appliedConfChanges.length === 0 && this.removedPeers.length === 0, 'conf changes left from a turn');
+    assert(this.appliedSplits.length === 0, 'splits left from a turn');
     this.storage.write((batch) => {
+      // First: the snapshot replaces the log, and this Ready's entries follow it.
+      if (rd.snapshot !== undefined) applySnapshot(batch, this.storage, rd.snapshot);
       if (rd.entries.length > 0) batch.appendEntries(rd.entries);
       if (rd.hardState !== undefined) batch.setHardState(rd.hardState);
       if (rd.committedEntries.length > 0) {
@@ -217,7 +399,13 @@ export class Peer {
         batch.setApplyState(nextApplyState(this.storage.applyState(), last.index));
       }
     });
+    if (rd.snapshot !== undefined) {
+      this.snapshotsApplied++;
+      this.settleProposalsUnderSnapshot(rd.snapshot.metadata.index, rd.snapshot.metadata.term);
+    }
     this.sendMessages(rd.messages);
+    this.afterConfChanges();
+    this.afterSplits();
     this.handleSoftState(rd);
     this.resolveProposals(rd.committedEntries, outcomes);
     for (const rs of rd.readStates) {
@@ -237,6 +425,13 @@ export class Peer {
       const to = findPeer(region, message.to);
       // A message to a peer no longer in the region has nowhere to go.
       if (to === undefined) continue;
+      if (message.type === MessageType.Snapshot) {
+        // Snapshot data travels in chunks, one envelope each (src/store/snapshot.ts).
+        for (const part of chunkSnapshotMessage(message, this.snapshotChunkBytes)) {
+          envelopes.push({ regionId: region.id, from: this.meta, to, epoch: region.epoch, message: part.message, snapshotChunk: part.chunk });
+        }
+        continue;
+      }
       envelopes.push({ regionId: region.id, from: this.meta, to, epoch: region.epoch, message });
     }
     this.transport.send(envelopes);
@@ -257,7 +452,57 @@ export class Peer {
     }
   }
 
-  private resolveProposals(applied: Entry[], outcomes: (Result<WriteResponse> | undefined)[]): void {
+  /**
+   * Raft learns of applied conf changes once their transaction committed, so
+   * that memory never runs ahead of storage; messages of this Ready were
+   * addressed under the old membership, which is what Raft produced them for.
+   */
+  private afterConfChanges(): void {
+    const changes = this.appliedConfChanges;
+    const removed = this.removedPeers;
+    this.appliedConfChanges = [];
+    this.removedPeers = [];
+    for (const cc of changes) this.raw.applyConfChange(cc);
+    if (changes.length === 0) return;
+    const region = this.region();
+    if (findPeer(region, this.meta.id) === undefined) {
+      this.removed = true;
+      return;
+    }
+    if (!this.isLeader()) return;
+    this.observer.onRegionChanged?.(region, this.meta);
+    for (const p of removed) this.observer.onPeerRemoved?.(region, p);
+  }
+
+  /**
+   * A snapshot replaced the log through `index`: proposals at or below it
+   * will never meet their entry in committedEntries, and left queued the next
+   * applied entry would call them stale, though the snapshot may well hold
+   * them (a deposed leader's proposals that the next leader committed). Only
+   * a proposal of a term above the snapshot's is surely not in it (every
+   * committed entry up to `index` has a term <= `term`): StaleCommand. The
+   * others are dropped unanswered; their callers see a lost request, which
+   * is what "maybe applied" is to the router.
+   */
+  private settleProposalsUnderSnapshot(index: number, term: number): void {
+    const kept: PendingProposal[] = [];
+    for (const p of this.proposals) {
+      if (p.index > index) kept.push(p);
+      else if (p.term > term) p.resolve(regionError({ type: 'StaleCommand' }));
+    }
+    this.proposals = kept;
+  }
+
+  /** The handoffs are durable now: the host may create the new peers from them. */
+  private afterSplits(): void {
+    const splits = this.appliedSplits;
+    this.appliedSplits = [];
+    // Not onRegionChanged: reporting the left half alone would leave the
+    // routing table a gap over the right half. The handoff reports both.
+    for (const handoff of splits) this.observer.onSplit?.(handoff);
+  }
+
+  private resolveProposals(applied: Entry[], outcomes: (Result<EntryOutcome> | undefined)[]): void {
     applied.forEach((e, i) => {
       // A Raft log is ordered by (term, index) too, so once `e` is applied no
       // proposal ordered before it can be applied any more (TiKV's
@@ -307,10 +552,22 @@ export class Peer {
    * reaches the same outcome, so checks made here (epoch, key range) are
    * deterministic; the outcome is returned for the proposer's callback.
    */
-  private applyEntry(batch: WriteBatch, entry: Entry): Result<WriteResponse> | undefined {
+  private applyEntry(batch: WriteBatch, entry: Entry): Result<EntryOutcome> | undefined {
     if (entry.data.length === 0) return undefined; // a new leader's empty entry
-    assert(entry.type === EntryType.Normal, `conf change entries are not proposed by this version (entry ${entry.index})`);
+    if (entry.type === EntryType.ConfChange) return this.applyConfChangeEntry(batch, entry);
     const cmd = decodeCommand(entry.data);
+    if (cmd.kind === 'Admin' && cmd.admin.type === 'CompactLog') {
+      // Region id only: CompactLog is valid under any epoch (src/store/log-gc.ts).
+      assert(cmd.header.regionId === this.region().id, `entry ${entry.index} belongs to region ${cmd.header.regionId}`);
+      applyCompactLog(batch, this.storage, entry.index, cmd.admin);
+      return undefined;
+    }
+    if (cmd.kind === 'Admin' && cmd.admin.type === 'Split') {
+      const outcome = execSplit(batch, this.region(), this.meta, entry.index, cmd.header, cmd.admin);
+      if (!outcome.ok) return regionError(outcome.error);
+      if (outcome.handoff !== undefined) this.appliedSplits.push(outcome.handoff);
+      return ok({ type: 'Admin', region: outcome.left, right: outcome.right });
+    }
     assert(cmd.kind === 'Write', `admin commands are not proposed by this version (entry ${entry.index})`);
     const region = this.region();
     assert(cmd.header.regionId === region.id, `entry ${entry.index} belongs to region ${cmd.header.regionId}`);
@@ -333,6 +590,18 @@ export class Peer {
       }
     }
     return ok({ type: 'Written' });
+  }
+
+  /** A ChangePeer: region meta in this transaction, Raft's membership after it commits. */
+  private applyConfChangeEntry(batch: WriteBatch, entry: Entry): Result<EntryOutcome> {
+    const cc = decodeConfChange(entry.data);
+    const { header, admin } = changePeerOf(cc);
+    const outcome = applyChangePeer(this.region(), header, admin);
+    if (!outcome.ok) return regionError(outcome.error);
+    batch.setRegion(outcome.region);
+    this.appliedConfChanges.push(cc);
+    if (admin.changeType === 'RemoveNode' && admin.peer.id !== this.meta.id) this.removedPeers.push(admin.peer);
+    return ok({ type: 'Admin', region: outcome.region });
   }
 }
 

@@ -30,6 +30,7 @@ import {
   type WriteBatch,
 } from '../../src/store/peer-storage';
 import type { RegionMeta } from '../../src/store/region';
+import { applySnapshot, decodeSnapshotData, encodeSnapshotData } from '../../src/store/snapshot';
 import { AssertionError } from '../../src/util/assert';
 import { utf8 } from '../../src/util/bytes';
 
@@ -723,6 +724,127 @@ export function peerStorageSuite(name: string, run: StorageRun, options: SuiteOp
         });
         expect(s.peerId()).toBe(8);
         expect(s.region()?.id).toBe(12);
+      }));
+  });
+
+  describe(`${name}: snapshots`, () => {
+    it('deleteRange deletes [start, end) of one family; an empty end is unbounded; a throw undoes it', () =>
+      run((s) => {
+        s.write((w) => {
+          for (const cf of columnFamilies) for (const k of [1, 2, 3, 4]) w.put(cf, b(k), b(k));
+        });
+        s.write((w) => w.deleteRange('lock', b(2), b(4)));
+        expect(keys(s.scan('lock', { start: new Uint8Array(0), end: new Uint8Array(0), limit: 10 }))).toEqual([[1], [4]]);
+        expect(keys(s.scan('raw', { start: new Uint8Array(0), end: new Uint8Array(0), limit: 10 }))).toHaveLength(4);
+        s.write((w) => w.deleteRange('raw', b(3), new Uint8Array(0)));
+        expect(keys(s.scan('raw', { start: new Uint8Array(0), end: new Uint8Array(0), limit: 10 }))).toEqual([[1], [2]]);
+        const before = observe(s);
+        expect(() =>
+          s.write((w) => {
+            w.deleteRange('default', new Uint8Array(0), new Uint8Array(0));
+            throw new Boom('rolled back');
+          }),
+        ).toThrow(Boom);
+        expect(observe(s)).toEqual(before);
+      }));
+
+    it('snapshot() holds the region and its rows at the applied index, and only rows in its range', () =>
+      run((s) => {
+        const r = region({ startKey: b(0x10), endKey: b(0x20) });
+        s.write((w) => {
+          w.setPeerId(1);
+          w.setRegion(r);
+          w.appendEntries([entry(1, 1), entry(2, 2), entry(3, 2)]);
+          w.setHardState({ term: 2, vote: 1, commit: 3 });
+          w.setApplyState({ appliedIndex: 2, truncatedState: { index: 0, term: 0 } });
+          w.put('raw', b(0x10), b(1));
+          w.put('write', b(0x1f, 0xff), b(2));
+          w.put('raw', b(0x20), b(3)); // outside the range: another region's
+          w.put('lock', b(0x0f), b(4)); // outside too
+        });
+        const snap = s.snapshot();
+        expect(snap.metadata).toEqual({ index: 2, term: 2, confState: { voters: [1, 2, 3] } });
+        const data = decodeSnapshotData(snap.data);
+        expect(data.region).toEqual(r);
+        expect(keys(data.rows.raw)).toEqual([[0x10]]);
+        expect(keys(data.rows.write)).toEqual([[0x1f, 0xff]]);
+        expect(data.rows.lock).toEqual([]);
+        expect(data.rows.default).toEqual([]);
+      }));
+
+    it('applySnapshot replaces the data, the region and the log, in one batch, on a used or an empty storage', () =>
+      run((s) => {
+        const r = region({ startKey: b(0x10), endKey: new Uint8Array(0) });
+        const newer = { ...r, epoch: { version: 2, confVer: 3 } };
+        const data = encodeSnapshotData({
+          region: newer,
+          rows: { raw: [{ key: b(0x11), value: b(7) }], default: [], lock: [{ key: b(0x12), value: b(8) }], write: [] },
+        });
+        const snapshot = { data, metadata: { index: 20, term: 4, confState: { voters: [3, 2, 1] } } };
+        s.write((w) => {
+          w.setPeerId(2);
+          w.setRegion(r);
+          w.appendEntries([entry(1, 1), entry(2, 2), entry(3, 2), entry(4, 3)]);
+          w.setHardState({ term: 3, vote: 1, commit: 3 });
+          w.setApplyState({ appliedIndex: 3, truncatedState: { index: 0, term: 0 } });
+          w.put('raw', b(0x10), b(1)); // deleted on the leader since: gone after the snapshot
+          w.put('raw', b(0x11), b(1)); // overwritten
+          w.put('default', b(0x30), b(1));
+        });
+        s.write((w) => {
+          applySnapshot(w, s, snapshot);
+          w.setHardState({ term: 4, vote: 0, commit: 20 });
+        });
+        expect(s.region()).toEqual(newer);
+        expect(s.applyState()).toEqual({ appliedIndex: 20, truncatedState: { index: 20, term: 4 } });
+        expect(s.firstIndex()).toBe(21);
+        expect(s.lastIndex()).toBe(20);
+        expect(s.term(20)).toBe(4);
+        expect(() => s.term(19)).toThrow(CompactedError);
+        const all = (cf: ColumnFamily) => s.scan(cf, { start: new Uint8Array(0), end: new Uint8Array(0), limit: 10 });
+        expect(all('raw')).toEqual([{ key: b(0x11), value: b(7) }]);
+        expect(all('lock')).toEqual([{ key: b(0x12), value: b(8) }]);
+        expect(all('default')).toEqual([]);
+        // The log continues right after the snapshot.
+        s.write((w) => w.appendEntries([entry(21, 4)]));
+        expect(s.lastIndex()).toBe(21);
+        // The same snapshot on an empty storage (a new peer) gives the same state.
+        const t = s;
+        t.write((w) => w.destroy());
+        t.write((w) => {
+          w.setPeerId(2);
+          applySnapshot(w, t, snapshot);
+          w.setHardState({ term: 4, vote: 0, commit: 20 });
+        });
+        expect(t.region()).toEqual(newer);
+        expect(all('raw')).toEqual([{ key: b(0x11), value: b(7) }]);
+        expect(t.firstIndex()).toBe(21);
+      }));
+
+    it('applySnapshot refuses a snapshot of an older epoch or of another region, changing nothing', () =>
+      run((s) => {
+        const r = region({ epoch: { version: 3, confVer: 3 } });
+        s.write((w) => {
+          w.setPeerId(1);
+          w.setRegion(r);
+          w.setHardState({ term: raftInitLogTerm, vote: 0, commit: raftInitLogIndex });
+          w.setApplyState({ appliedIndex: raftInitLogIndex, truncatedState: { index: raftInitLogIndex, term: raftInitLogTerm } });
+        });
+        const before = observe(s);
+        const rows = { raw: [], default: [], lock: [], write: [] };
+        for (const other of [{ ...r, epoch: { version: 2, confVer: 3 } }, { ...r, epoch: { version: 3, confVer: 2 } }, { ...r, id: 8 }]) {
+          const snapshot = {
+            data: encodeSnapshotData({ region: other, rows }),
+            metadata: { index: 30, term: 6, confState: { voters: [1, 2, 3] } },
+          };
+          expect(() =>
+            s.write((w) => {
+              applySnapshot(w, s, snapshot);
+              w.setHardState({ term: 6, vote: 0, commit: 30 });
+            }),
+          ).toThrow(AssertionError);
+          expect(observe(s)).toEqual(before);
+        }
       }));
   });
 

@@ -32,7 +32,25 @@ describe('GET /openapi.json', () => {
       Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
     );
     expect(listed.sort()).toEqual(
-      ['GET /v1/health', 'GET /v1/raw/{key}', 'PUT /v1/raw/{key}', 'DELETE /v1/raw/{key}', 'POST /v1/raw/scan'].sort(),
+      [
+        'GET /v1/health',
+        'GET /v1/raw/{key}',
+        'PUT /v1/raw/{key}',
+        'DELETE /v1/raw/{key}',
+        'POST /v1/raw/scan',
+        'GET /v1/kv/{key}',
+        'PUT /v1/kv/{key}',
+        'DELETE /v1/kv/{key}',
+        'POST /v1/txn/begin',
+        'POST /v1/txn/get',
+        'POST /v1/txn/scan',
+        'POST /v1/txn/commit',
+        'GET /v1/cluster',
+        'POST /v1/admin/transfer-leader',
+        'POST /v1/admin/add-peer',
+        'POST /v1/admin/remove-peer',
+        'POST /v1/admin/split',
+      ].sort(),
     );
     const expectErrors = (method: string, path: string, statuses: string[]) => {
       const op = doc.paths[path]?.[method];
@@ -44,6 +62,17 @@ describe('GET /openapi.json', () => {
     expectErrors('put', '/v1/raw/{key}', ['200', '400', '401', '413', '500', '503']);
     expectErrors('delete', '/v1/raw/{key}', ['200', '400', '401', '413', '500', '503']);
     expectErrors('post', '/v1/raw/scan', ['200', '400', '401', '413', '500', '503']);
+    expectErrors('get', '/v1/kv/{key}', ['200', '400', '401', '404', '409', '413', '500', '503']);
+    expectErrors('put', '/v1/kv/{key}', ['200', '400', '401', '409', '413', '500', '503']);
+    expectErrors('delete', '/v1/kv/{key}', ['200', '400', '401', '409', '413', '500', '503']);
+    expectErrors('post', '/v1/txn/begin', ['200', '401', '500', '503']);
+    for (const path of ['/v1/txn/get', '/v1/txn/scan', '/v1/txn/commit']) {
+      expectErrors('post', path, ['200', '400', '401', '409', '413', '500', '503']);
+    }
+    expectErrors('get', '/v1/cluster', ['200', '400', '401', '500', '503']);
+    for (const path of ['/v1/admin/transfer-leader', '/v1/admin/add-peer', '/v1/admin/remove-peer', '/v1/admin/split']) {
+      expectErrors('post', path, ['200', '400', '401', '404', '500', '503']);
+    }
   });
 
   it('marks the data routes as needing the bearer token and health as public', async () => {

@@ -1,0 +1,103 @@
+// The scenarios of the cluster simulation (issue 3, "Deterministic
+// simulator"), each run over many seeds by test/sim/cluster.test.ts.
+
+import type { Scenario } from './scenario';
+
+const roundMs = 5_000;
+
+export const scenarios: Scenario[] = [
+  { id: 'one-client', name: '1 client', clients: 1, rounds: 2, roundMs },
+  { id: 'five-clients', name: '5 clients + 2 readers', clients: 5, readers: 2, rounds: 2, roundMs },
+  {
+    id: 'unreliable',
+    name: 'unreliable network (10% drops, duplicates, random latency)',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    unreliable: true,
+  },
+  {
+    id: 'one-partition',
+    name: 'one partition (minority cut off 6 s, then healed)',
+    clients: 5,
+    readers: 2,
+    rounds: 1,
+    // Room for the first election (up to 4 s), the partition and a healed stretch.
+    roundMs: 12_000,
+    partitions: 'one',
+  },
+  { id: 'partitions-1', name: 'random partitions, 1 client', clients: 1, rounds: 2, roundMs, partitions: 'random' },
+  {
+    id: 'partitions-5',
+    name: 'random partitions, 5 clients + 2 readers',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    partitions: 'random',
+  },
+  {
+    id: 'leader-flaps',
+    name: 'the leader is cut off and healed again and again',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    partitions: 'leader',
+  },
+  { id: 'crash', name: 'crash-restart of all peers', clients: 5, readers: 2, rounds: 2, roundMs, crashes: 'all' },
+  {
+    id: 'crash-one',
+    name: 'crash-restart of one peer at a time, often the leader',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    crashes: 'one',
+  },
+  {
+    id: 'crash-unreliable',
+    name: 'crash-restart + unreliable network',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    crashes: 'all',
+    unreliable: true,
+  },
+  {
+    id: 'crash-partitions',
+    name: 'crash-restart + random partitions',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    crashes: 'all',
+    partitions: 'random',
+  },
+  {
+    id: 'stalls',
+    name: 'stalled peers + late alarms + random partitions',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    pauses: true,
+    lateAlarms: true,
+    partitions: 'random',
+  },
+  {
+    id: 'chaos',
+    name: 'everything at once',
+    clients: 5,
+    readers: 2,
+    rounds: 2,
+    roundMs,
+    unreliable: true,
+    partitions: 'random',
+    crashes: 'one',
+    pauses: true,
+    lateAlarms: true,
+  },
+];
