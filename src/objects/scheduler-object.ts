@@ -91,9 +91,13 @@ export class SchedulerObject extends DurableObject<Env> {
   async route(key: Uint8Array): Promise<Route> {
     await this.ensureBootstrapped();
     const route = this.state().registry.route(key);
-    // Only a split whose halves are reported separately could leave a gap,
-    // and splits do not exist yet. When they do, a gap becomes an expected
-    // outcome (a value the router retries on), not this error.
+    // Only a split whose halves are reported separately could leave a gap.
+    // A split's parent peers report both halves in one reportRegions call
+    // before the new peers exist (src/store/split.ts, runHandoffs), so the
+    // new region's leader cannot report first. Left open: a left-half leader
+    // elected right after applying the split could report its half alone
+    // before that call lands (milliseconds); if that proves real, a gap
+    // becomes an expected outcome the router retries on, not this error.
     assert(route !== undefined, 'no region covers the key');
     return route;
   }

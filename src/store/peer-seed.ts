@@ -11,6 +11,7 @@
 // Once region snapshots land, Raft's own MsgSnapshot replaces this.
 
 import { assert } from '../util/assert';
+import { cfRange } from './cf-range';
 import { type ColumnFamily, type PeerStorage, columnFamilies } from './peer-storage';
 import { type PeerMeta, type RegionMeta, assertValidRegion, findPeer } from './region';
 
@@ -42,7 +43,8 @@ export function seedFrom(storage: PeerStorage, forPeer: number): PeerSeed | unde
   const term = storage.term(index);
   const rows: SeedRow[] = [];
   for (const cf of columnFamilies) {
-    const found = storage.scan(cf, { start: region.startKey, end: region.endKey, limit: seedRowsMax + 1 - rows.length });
+    const range = cfRange(cf, region.startKey, region.endKey);
+    const found = storage.scan(cf, { start: range.start, end: range.end, limit: seedRowsMax + 1 - rows.length });
     for (const p of found) rows.push({ cf, key: p.key, value: p.value });
     if (rows.length > seedRowsMax) return undefined;
   }

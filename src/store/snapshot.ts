@@ -24,6 +24,7 @@
 import type { Message, Snapshot, SnapshotMetadata } from '../raft';
 import { MessageType } from '../raft';
 import { assert } from '../util/assert';
+import { cfRange } from './cf-range';
 import { decodeTagged, encodeTagged } from './command-codec';
 import { assertValidApplyState } from './peer-storage-checks';
 import { type ColumnFamily, type KvPair, type PeerStorage, type WriteBatch, columnFamilies } from './peer-storage';
@@ -183,7 +184,10 @@ export function generateSnapshot(storage: PeerStorage): Snapshot {
     confState: { voters: region.peers.map((p) => p.id) },
   };
   const rows = { raw: [], default: [], lock: [], write: [] } as Record<ColumnFamily, KvPair[]>;
-  for (const cf of columnFamilies) rows[cf] = scanAll(storage, cf, region.startKey, region.endKey);
+  for (const cf of columnFamilies) {
+    const range = cfRange(cf, region.startKey, region.endKey);
+    rows[cf] = scanAll(storage, cf, range.start, range.end);
+  }
   return { metadata, data: encodeSnapshotData({ region, rows }) };
 }
 
@@ -347,8 +351,12 @@ export function applySnapshot(batch: WriteBatch, storage: PeerStorage, snapshot:
   const current = storage.applyState();
   assert(index > current.appliedIndex, `snapshot at ${index} is not newer than applied ${current.appliedIndex}`);
   for (const cf of columnFamilies) {
-    if (ours !== undefined) batch.deleteRange(cf, ours.startKey, ours.endKey);
-    batch.deleteRange(cf, region.startKey, region.endKey);
+    if (ours !== undefined) {
+      const old = cfRange(cf, ours.startKey, ours.endKey);
+      batch.deleteRange(cf, old.start, old.end);
+    }
+    const fresh = cfRange(cf, region.startKey, region.endKey);
+    batch.deleteRange(cf, fresh.start, fresh.end);
     for (const p of decoded.rows[cf]) batch.put(cf, p.key, p.value);
   }
   batch.setRegion(region);

@@ -14,10 +14,10 @@
 // the new peer is idempotent. No write can reach [splitKey, end) in the old
 // object meanwhile: its region no longer covers those keys.
 
-import { userKeyRange } from '../percolator/key-codec';
 import { assert } from '../util/assert';
 import { compareBytes } from '../util/bytes';
 import type { AdminRequest } from './admin';
+import { cfRange } from './cf-range';
 import type { CommandHeader } from './command-codec';
 import type { SeedRow } from './peer-seed';
 import { type ColumnFamily, type PeerStorage, type WriteBatch, columnFamilies } from './peer-storage';
@@ -51,21 +51,6 @@ export interface SplitHandoff {
 export const splitRowsMax = 20_000;
 /** Bytes of keys and values one handoff carries: well below the 32 MiB Durable Object RPC limit. */
 export const splitBytesMax = 16 * 1024 * 1024;
-
-/**
- * The stored key range of `cf` holding the user keys in [start, end) (end
- * empty: unbounded). `raw` and `lock` are keyed by the user key itself;
- * `default` and `write` by encodeKey(userKey, ts), whose memcomparable
- * prefix sorts exactly as the user keys do and is no prefix of another
- * encoding, so every version of a key in [start, end) lies in
- * [encodeBytes(start), encodeBytes(end)) (key-codec.ts, userKeyRange).
- */
-export function cfRange(cf: ColumnFamily, start: Uint8Array, end: Uint8Array): { start: Uint8Array; end: Uint8Array } {
-  if (cf === 'raw' || cf === 'lock') return { start, end };
-  // The empty start key (the start of the key space) encodes to the
-  // smallest encoding of all, so it needs no special case.
-  return userKeyRange(start, end);
-}
 
 /**
  * The regions after a split, or why it is refused. Like TiKV, a split is

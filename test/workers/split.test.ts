@@ -18,6 +18,7 @@ import {
   peerStub,
   quiesce,
   rawRows,
+  setFaults,
   waitFor,
   waitForLeader,
 } from './region-helpers';
@@ -134,6 +135,39 @@ describe('split', () => {
     );
     expect(routedLeft.region.endKey).toEqual(utf8('m'));
     expect((await scheduler.regionById(8201))?.region.startKey).toEqual(utf8('m'));
+  });
+
+  it('a follower partitioned during the split applies it from the log once healed', { timeout: 90_000 }, async () => {
+    const region = makeRegion(8501, [8501, 8502, 8503]);
+    const oldIds = region.peers.map((p) => p.id);
+    const newIds = [8601, 8602, 8603];
+    started.push(...oldIds, ...newIds);
+    await bootstrapRegion(region);
+    const leader = await waitForLeader(oldIds);
+    const client = new RegionClient(region, leader);
+    for (const k of ['b', 'y']) expect((await client.put(k, `v-${k}`)).ok).toBe(true);
+    const cutOff = region.peers.find((p) => p.id !== leader)!;
+    const others = region.peers.filter((p) => p.id !== cutOff.id).map((p) => p.storeId);
+    await setFaults(oldIds, { partition: [[cutOff.storeId], others] });
+
+    const answer = await peerStub(leader).split(header(region, leader), utf8('m'), 8601, newIds);
+    if (!answer.ok) throw new Error(`split: ${JSON.stringify(answer.error)}`);
+    expect((await peerStub(cutOff.id).status()).region?.epoch.version).toBe(1);
+
+    await setFaults(oldIds, {});
+    await waitFor(
+      `peer ${cutOff.id} to apply the split and hand off`,
+      async () => {
+        const st = await peerStub(cutOff.id).status();
+        return st.region?.epoch.version === 2 && (await pendingHandoffs(cutOff.id)) === 0 ? true : undefined;
+      },
+      () => 'not yet',
+    );
+    expect(sameRows(await rawRows(cutOff.id), new Map([['b', 'v-b']]))).toBe(true);
+    // Its store's new peer holds the right half, however it got it first
+    // (its parent's handoff, or a seed from the new region's leader).
+    const newPeer = answer.value.right!.peers.find((p) => p.storeId === cutOff.storeId)!;
+    await waitFor(`peer ${newPeer.id} to hold the right half`, async () => (sameRows(await rawRows(newPeer.id), new Map([['y', 'v-y']])) ? true : undefined), () => 'not yet');
   });
 
   it('refuses a split key at a boundary or outside the region, and a stale epoch', { timeout: 60_000 }, async () => {

@@ -7,11 +7,11 @@ import { bootstrapPeer } from '../../../src/store/bootstrap';
 import { MemoryPeerStorage } from '../../../src/store/memory-peer-storage';
 import { initializeFromSeed } from '../../../src/store/peer-seed';
 import { type ColumnFamily, columnFamilies, raftInitLogIndex, raftInitLogTerm } from '../../../src/store/peer-storage';
+import { cfRange } from '../../../src/store/cf-range';
 import type { RegionMeta } from '../../../src/store/region';
 import {
   type SplitHandoffHost,
   applySplit,
-  cfRange,
   execSplit,
   handoffRows,
   runHandoffs,
