@@ -73,7 +73,10 @@ export class RegionRouter {
       if (result !== undefined && result.ok) return { value: result.value, region: route.region };
       if (result === undefined) {
         lastProblem = `peer ${target.id} of region ${route.region.id} did not answer`;
-        this.forgetLeader(route.region.id);
+        // Ask the scheduler next time, as TiKV's client reloads a region after a
+        // send failure: the new leader has likely reported itself there, while
+        // trying the cached peers in turn can pick the silent one again.
+        this.routes.delete(route.region.id);
       } else {
         lastProblem = describe(result.error);
         if (this.learnFrom(result.error, route)) continue; // the cache is better now: retry at once
@@ -84,6 +87,15 @@ export class RegionRouter {
       await this.deps.delay(backoff).promise;
       backoff = Math.min(backoff * 2, this.policy.backoffMaxMs);
     }
+  }
+
+  /**
+   * The region holding `key` as the cache (or else the scheduler) knows it.
+   * Possibly stale; for grouping keys and planning scans, never for deciding
+   * correctness (the peer checks the epoch).
+   */
+  async regionOf(key: Uint8Array): Promise<RegionMeta> {
+    return (await this.locate(key)).region;
   }
 
   private async callWithTimeout<T>(call: PeerCall<T>, target: PeerMeta, header: RequestHeader) {

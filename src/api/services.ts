@@ -29,9 +29,10 @@ export interface Services {
   /** Cluster view and operations; absent in Node tests that exercise the data routes only. */
   admin?: AdminApi;
   /**
-   * The transactional key space. Optional until the worker's TxnRegionClient
-   * (the peer-side execution of Percolator commands) is wired: without it the
-   * /v1/kv and /v1/txn routes answer 503 UNAVAILABLE saying so.
+   * The transactional key space (the worker builds it over the Raft regions,
+   * src/api/routed-txn-regions.ts). Optional so that Node tests of other
+   * routes can leave it out: without it the /v1/kv and /v1/txn routes answer
+   * 503 UNAVAILABLE saying so.
    */
   txn?: TxnStore;
 }

@@ -69,11 +69,13 @@ export interface TxnRegionClient {
    * reader at a ts above commitTs that the region served before then would
    * see the key change under its snapshot. So the region must commit at a
    * ts above every read ts it has served for these keys (TiKV's max_ts per
-   * region): the peer raises `cmd.commitTs` to max(cmd.commitTs,
-   * maxReadTs + 1) when it proposes the command, and the Committed outcome
-   * carries the commitTs actually used, which is what the coordinator
-   * reports. That rule lives with the peer because only the leader knows
-   * which reads it served; this method exists so it has one place to go.
+   * region), and the Committed outcome carries the commitTs actually used,
+   * which is what the coordinator reports. That rule lives with the peer
+   * because only the leader knows which reads it served; this method exists
+   * so it has one place to go. The in-memory client raises `cmd.commitTs`
+   * to maxReadTs + 1; the worker's peers refuse a commitTs at or below it
+   * and the client retries with a fresh TSO ts (Peer.maxReadTs,
+   * src/api/routed-txn-regions.ts), so commit timestamps stay oracle values.
    */
   commitOnePhase(cmd: PrewriteAndCommit): Promise<OnePhaseOutcome>;
 

@@ -1,5 +1,7 @@
 // Raft log entries carry commands as bytes. JSON keeps them readable in a
-// debugger and in SQLite; byte fields travel as {"$b": base64}.
+// debugger and in SQLite; byte fields travel as {"$b": base64} and bigint
+// fields (Percolator timestamps, which exceed 2^53) as {"$n": "<decimal>"}.
+// This is the one tagged codec: percolator's command codec builds on it.
 
 import { assert } from '../util/assert';
 import { fromBase64, toBase64 } from '../util/base64';
@@ -20,10 +22,20 @@ export type RaftCommand =
   | { kind: 'Admin'; header: CommandHeader; admin: AdminRequest };
 
 function replaceBytes(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    // Only unsigned values are written (timestamps are u64); a negative one is a bug upstream.
+    assert(value >= 0n, 'tagged bigints are unsigned');
+    return { $n: value.toString() };
+  }
   return value instanceof Uint8Array ? { $b: toBase64(value) } : value;
 }
 
 function reviveBytes(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && '$n' in value && Object.keys(value).length === 1) {
+    const text = (value as { $n: unknown }).$n;
+    assert(typeof text === 'string' && /^(0|[1-9][0-9]*)$/.test(text), 'tagged bigint must hold a decimal string');
+    return BigInt(text);
+  }
   if (value !== null && typeof value === 'object' && '$b' in value) {
     const text = (value as { $b: unknown }).$b;
     assert(typeof text === 'string', 'tagged bytes must hold a base64 string');
@@ -34,7 +46,7 @@ function reviveBytes(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** JSON with Uint8Array fields preserved; for data this codebase wrote itself. */
+/** JSON with Uint8Array and bigint fields preserved; for data this codebase wrote itself. */
 export function encodeTagged(value: unknown): Uint8Array {
   return utf8(JSON.stringify(value, replaceBytes));
 }

@@ -18,6 +18,7 @@ import {
   StateType,
   decodeConfChange,
 } from '../raft';
+import { type TxnSpan, applyTxnCommand, readTxn, txnSpan, validateTxnCommand, validateTxnRead } from '../percolator';
 import { assert, unreachable } from '../util/assert';
 import { bytesKey, compareBytes } from '../util/bytes';
 import { decodeCommand, encodeCommand } from './command-codec';
@@ -44,6 +45,7 @@ import {
   type WriteRequest,
   type WriteResponse,
   ok,
+  onePhaseOf,
   regionError,
 } from './requests';
 
@@ -108,6 +110,8 @@ type EntryOutcome = WriteResponse | AdminResponse;
 interface PendingProposal {
   index: number;
   term: number;
+  /** Set on a one-phase commit: txn reads at or above it wait for this entry (see Peer.maxReadTs). */
+  onePhaseCommitTs?: bigint;
   resolve: (result: Result<EntryOutcome>) => void;
 }
 
@@ -116,6 +120,12 @@ interface PendingRead {
   request: ReadRequest;
   /** Set once the leader confirmed the read point. */
   readIndex: number | undefined;
+  /**
+   * The read is served only once this index is applied too: the last
+   * one-phase commit proposed before the read arrived whose commitTs is
+   * <= the read's ts (0 = none), see Peer.maxReadTs.
+   */
+  waitIndex: number;
   resolve: (result: Result<ReadResponse>) => void;
 }
 
@@ -156,6 +166,34 @@ export class Peer {
   private removedPeers: PeerMeta[] = [];
   /** Splits applied in this Ready's transaction, handed to the host once it commits. */
   private appliedSplits: SplitHandoff[] = [];
+  /**
+   * TiKV's max_ts, for one-phase commits. A 1PC writes commit records at a
+   * commitTs the coordinator took from the TSO *before* the entry applies;
+   * a snapshot read at ts >= commitTs served in between would miss the
+   * write and a later read at the same ts would see it. 2PC is immune (its
+   * locks block such reads); 1PC must commit above every read ts served.
+   *
+   * So the leader keeps the greatest txn read ts it accepted (in memory,
+   * raised when a read arrives, before its ReadIndex round) and:
+   * - refuses (CommitTsTooOld, nothing proposed) a 1PC whose commitTs is <=
+   *   it; the caller retries with a fresh TSO ts, which is above it because
+   *   every read ts came from the TSO earlier. Refusing rather than raising
+   *   commitTs keeps commit timestamps real TSO values, so a transaction
+   *   that starts after the commit was acknowledged always sees it.
+   * - makes a read at ts wait until every 1PC proposed before it with
+   *   commitTs <= ts has applied (PendingRead.waitIndex): those were
+   *   accepted before the read raised maxReadTs.
+   * - knows nothing of the reads earlier leaders served, and memory is lost
+   *   on eviction, so it refuses every 1PC (MaxTsUnknown, with its term)
+   *   until a caller brings a floor for this term: a TSO ts fetched after
+   *   the refusal. Any read an earlier leader served took its ts before that
+   *   leader lost its quorum, which is before this peer led and answered,
+   *   so floor - 1 bounds them all. Costs one extra TSO round trip per
+   *   region and term, no timer or clock assumption.
+   */
+  private maxReadTs = 0n;
+  /** The term whose maxReadTs accounts for earlier leaders' reads (a floor arrived); -1 = none yet. */
+  private maxTsKnownTerm = -1;
 
   constructor(storage: PeerStorage, transport: Transport, config: PeerConfig, observer: PeerObserver = {}) {
     const peerId = storage.peerId();
@@ -246,7 +284,13 @@ export class Peer {
 
   propose(header: RequestHeader, requests: WriteRequest[]): Promise<Result<WriteResponse>> {
     assert(requests.length > 0, 'a write needs at least one request');
-    const rejected = this.checkRequest(header, requests.map((r) => r.key));
+    const txn = requests.find((r) => r.type === 'Txn');
+    if (txn !== undefined) {
+      // Alone, so the proposal's outcome is the command's and nothing else shares its fate.
+      assert(txn.type === 'Txn' && requests.length === 1, 'a txn command is proposed alone');
+      return this.proposeTxn(header, txn);
+    }
+    const rejected = this.checkRequest(header, requests.map(rawWriteKey));
     if (rejected !== undefined) return Promise.resolve(regionError(rejected));
     const command = encodeCommand({ kind: 'Write', header: { regionId: header.regionId, epoch: header.epoch }, requests });
     if (this.raw.propose(command) === 'ProposalDropped') {
@@ -256,6 +300,46 @@ export class Peer {
     return this.enqueueProposal().then((r) => {
       if (!r.ok) return r;
       assert(r.value.type === 'Written', `a write proposal answered ${r.value.type}`);
+      return ok(r.value);
+    });
+  }
+
+  /**
+   * One Percolator command through the log. Refused before proposing, as
+   * values: an invalid command (Invalid outcome, so no replica ever sees
+   * it), keys past the region (TxnSpansRegions; only the first key, which
+   * the caller routed by, is a region error), and 1PC's max_ts rules.
+   */
+  private proposeTxn(header: RequestHeader, request: WriteRequest & { type: 'Txn' }): Promise<Result<WriteResponse>> {
+    const invalid = validateTxnCommand(request.command);
+    if (invalid !== undefined) {
+      return Promise.resolve(ok({ type: 'TxnOutcome', outcome: { type: 'Invalid', reason: invalid } }));
+    }
+    const span = txnSpan(request.command);
+    const rejected = this.checkRequest(header, spanRoutingKeys(span));
+    if (rejected !== undefined) return Promise.resolve(regionError(rejected));
+    const region = this.region();
+    if (!spanInRegion(span, region)) return Promise.resolve(ok({ type: 'TxnSpansRegions', region }));
+    const onePhase = onePhaseOf(request);
+    if (onePhase !== undefined) {
+      const term = this.term();
+      const floor = request.maxTsFloor;
+      if (floor !== undefined && floor.term === term) {
+        if (floor.ts - 1n > this.maxReadTs) this.maxReadTs = floor.ts - 1n;
+        this.maxTsKnownTerm = term;
+      }
+      if (this.maxTsKnownTerm !== term) return Promise.resolve(ok({ type: 'MaxTsUnknown', term }));
+      if (onePhase.commitTs <= this.maxReadTs) {
+        return Promise.resolve(ok({ type: 'CommitTsTooOld', maxReadTs: this.maxReadTs }));
+      }
+    }
+    // The floor is this leader's business, not the log's.
+    const logged: WriteRequest = { type: 'Txn', command: request.command };
+    const command = encodeCommand({ kind: 'Write', header: { regionId: header.regionId, epoch: header.epoch }, requests: [logged] });
+    if (this.raw.propose(command) === 'ProposalDropped') return Promise.resolve(regionError(this.notLeader()));
+    return this.enqueueProposal(onePhase?.commitTs).then((r) => {
+      if (!r.ok) return r;
+      assert(r.value.type === 'TxnOutcome', `a txn proposal answered ${r.value.type}`);
       return ok(r.value);
     });
   }
@@ -334,23 +418,40 @@ export class Peer {
   }
 
   /** Queues the callback of the entry just appended at the end of the log. */
-  private enqueueProposal(): Promise<Result<EntryOutcome>> {
+  private enqueueProposal(onePhaseCommitTs?: bigint): Promise<Result<EntryOutcome>> {
     const log = this.raw.raft.raftLog;
     const index = log.lastIndex();
     const term = this.raw.raft.term;
     const last = this.proposals[this.proposals.length - 1];
     assert(last === undefined || proposedAfter({ index, term }, last), `proposal (${term}, ${index}) queued out of order`);
-    return new Promise((resolve) => this.proposals.push({ index, term, resolve }));
+    return new Promise((resolve) =>
+      this.proposals.push(onePhaseCommitTs === undefined ? { index, term, resolve } : { index, term, onePhaseCommitTs, resolve }),
+    );
   }
 
   read(header: RequestHeader, request: ReadRequest): Promise<Result<ReadResponse>> {
     const rejected = this.checkRequest(header, [readRequestKey(request)]);
     if (rejected !== undefined) return Promise.resolve(regionError(rejected));
+    let waitIndex = 0;
+    if (request.type === 'Txn') {
+      // Checked before its ts can raise maxReadTs: a malformed ts must not poison 1PC.
+      const invalid = validateTxnRead(request.read);
+      if (invalid !== undefined) {
+        return Promise.resolve(ok({ type: 'TxnRead', outcome: { type: 'Invalid', reason: invalid }, region: this.region() }));
+      }
+      // Before the ReadIndex round: from here on no 1PC at or below ts is
+      // accepted, and the ones accepted already are waited for (maxReadTs).
+      const ts = request.read.ts;
+      if (ts > this.maxReadTs) this.maxReadTs = ts;
+      for (const p of this.proposals) {
+        if (p.onePhaseCommitTs !== undefined && p.onePhaseCommitTs <= ts && p.index > waitIndex) waitIndex = p.index;
+      }
+    }
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, this.nextReadId++);
     if (this.raw.readIndex(ctx) === 'ProposalDropped') return Promise.resolve(regionError(this.notLeader()));
     return new Promise((resolve) => {
-      this.reads.set(bytesKey(ctx), { header, request, readIndex: undefined, resolve });
+      this.reads.set(bytesKey(ctx), { header, request, readIndex: undefined, waitIndex, resolve });
     });
   }
 
@@ -518,7 +619,7 @@ export class Peer {
   private serveReads(): void {
     const applied = this.storage.applyState().appliedIndex;
     for (const [ctx, pending] of this.reads) {
-      if (pending.readIndex === undefined || pending.readIndex > applied) continue;
+      if (pending.readIndex === undefined || pending.readIndex > applied || pending.waitIndex > applied) continue;
       this.reads.delete(ctx);
       pending.resolve(this.executeRead(pending));
     }
@@ -538,6 +639,12 @@ export class Peer {
         const end = clampEnd(request.end, region.endKey);
         const found = this.storage.scan('raw', { start: request.start, end, limit: limit + 1 });
         return ok({ type: 'RawScan', pairs: found.slice(0, limit), more: found.length > limit });
+      }
+      case 'Txn': {
+        const read = request.read;
+        // A scan sees only this region's part of its range; the caller goes on from `region`.
+        const clamped = read.type === 'TxnScan' ? { ...read, end: clampEnd(read.end, region.endKey) } : read;
+        return ok({ type: 'TxnRead', outcome: readTxn(clamped, this.storage), region });
       }
       default:
         return unreachable(request);
@@ -571,11 +678,9 @@ export class Peer {
     assert(cmd.kind === 'Write', `admin commands are not proposed by this version (entry ${entry.index})`);
     const region = this.region();
     assert(cmd.header.regionId === region.id, `entry ${entry.index} belongs to region ${cmd.header.regionId}`);
-    const rejected = checkEpochAndKeys(
-      region,
-      cmd.header.epoch,
-      cmd.requests.map((r) => r.key),
-    );
+    const txn = cmd.requests.length === 1 && cmd.requests[0]!.type === 'Txn' ? cmd.requests[0] : undefined;
+    if (txn !== undefined) return this.applyTxn(batch, region, cmd.header.epoch, txn);
+    const rejected = checkEpochAndKeys(region, cmd.header.epoch, cmd.requests.map(rawWriteKey));
     if (rejected !== undefined) return regionError(rejected);
     for (const request of cmd.requests) {
       switch (request.type) {
@@ -585,11 +690,32 @@ export class Peer {
         case 'RawDelete':
           batch.delete('raw', request.key);
           break;
+        case 'Txn':
+          assert(false, `entry ${entry.index} mixes a txn command with other requests`);
+          break;
         default:
           unreachable(request);
       }
     }
     return ok({ type: 'Written' });
+  }
+
+  /**
+   * A Percolator command at apply time, inside the Ready's transaction.
+   * Checked again here because the region may have split since it was
+   * proposed; then the outcome is a region error and nothing is written, on
+   * every replica alike. The command's own checks (conflicts, locks) run in
+   * applyTxnCommand, which reads the storage with this batch's writes.
+   */
+  private applyTxn(batch: WriteBatch, region: RegionMeta, epoch: RegionEpoch, request: WriteRequest & { type: 'Txn' }): Result<EntryOutcome> {
+    const span = txnSpan(request.command);
+    const rejected = checkEpochAndKeys(region, epoch, spanRoutingKeys(span));
+    if (rejected !== undefined) return regionError(rejected);
+    if (!spanInRegion(span, region)) {
+      const key = span.kind === 'keys' ? span.keys.find((k) => !keyInRegion(k, region))! : span.start;
+      return regionError({ type: 'KeyNotInRegion', key, region });
+    }
+    return ok({ type: 'TxnOutcome', outcome: applyTxnCommand(request.command, this.storage, batch) });
   }
 
   /** A ChangePeer: region meta in this transaction, Raft's membership after it commits. */
@@ -616,7 +742,35 @@ function nextApplyState(current: ApplyState, appliedIndex: number): ApplyState {
 }
 
 function readRequestKey(request: ReadRequest): Uint8Array {
-  return request.type === 'RawGet' ? request.key : request.start;
+  switch (request.type) {
+    case 'RawGet':
+      return request.key;
+    case 'RawScan':
+      return request.start;
+    case 'Txn':
+      return request.read.type === 'TxnGet' ? request.read.key : request.read.start;
+    default:
+      return unreachable(request);
+  }
+}
+
+function rawWriteKey(request: WriteRequest): Uint8Array {
+  assert(request.type !== 'Txn', 'a txn command has no single key');
+  return request.key;
+}
+
+/** The key a caller routed a txn command by: its first key, or its range's start. */
+function spanRoutingKeys(span: TxnSpan): Uint8Array[] {
+  if (span.kind === 'range') return [span.start];
+  return span.keys.length > 0 ? [span.keys[0]!] : [];
+}
+
+/** Whether every key of the span lies in the region (a range: all of it). */
+function spanInRegion(span: TxnSpan, region: RegionMeta): boolean {
+  if (span.kind === 'keys') return span.keys.every((k) => keyInRegion(k, region));
+  if (!keyInRegion(span.start, region)) return false;
+  if (region.endKey.length === 0) return true;
+  return span.end.length > 0 && compareBytes(span.end, region.endKey) <= 0;
 }
 
 /**

@@ -14,6 +14,7 @@
 import { type RetryPolicy, RegionRouter, defaultRetryPolicy } from '../../../src/api/region-router';
 import { RoutedRawStore } from '../../../src/api/raw-store';
 import type { PeerRpc } from '../../../src/objects/peer-api';
+import type { Entry } from '../../../src/raft';
 import { planBootstrap } from '../../../src/scheduler/bootstrap';
 import { IdAllocator, MemoryIdLimitStore } from '../../../src/scheduler/id-allocator';
 import { RegionRegistry, type Route } from '../../../src/scheduler/region-registry';
@@ -22,7 +23,6 @@ import { PeerDriver, type PeerHost } from '../../../src/store/peer-driver';
 import type { KvPair } from '../../../src/store/peer-storage';
 import { type PeerMeta, type RegionMeta, assertValidRegion, findPeer } from '../../../src/store/region';
 import { assert } from '../../../src/util/assert';
-import type { Entry } from '../../../src/raft';
 import { bytesEqual } from '../../../src/util/bytes';
 import { seededRandom } from '../../unit/raft/network';
 import { SimClock, type TimerHandle } from './clock';
@@ -322,6 +322,11 @@ export class SimCluster {
           }),
         );
       },
+      disarmTicker: async () => {
+        if (!live()) return;
+        instance.alarm?.cancel();
+        instance.alarm = undefined;
+      },
     };
     const observer: PeerObserver = {
       onBecomeLeader: (region, leader) => {
@@ -355,16 +360,26 @@ export class SimCluster {
   /**
    * Runs `fn` on `instance` if it is still the live incarnation. While it is
    * paused, or still working through what queued up meanwhile, `fn` waits
-   * its turn behind everything that arrived before it.
+   * its turn behind everything that arrived before it. A throw or a
+   * rejection from the peer is a broken invariant: the simulation fails.
    */
-  private whenRunning(slot: PeerSlot, instance: PeerInstance, fn: () => void | Promise<void>): void | Promise<void> {
+  private whenRunning(slot: PeerSlot, instance: PeerInstance, fn: () => void | Promise<void>): void {
     if (slot.instance !== instance) return;
     if (instance.pausedUntil > this.clock.now() || instance.backlog.length > 0) {
       instance.backlog.push(fn);
       this.armResume(slot, instance);
       return;
     }
-    return fn();
+    this.runGuarded(fn);
+  }
+
+  private runGuarded(fn: () => void | Promise<void>): void {
+    try {
+      const out = fn();
+      if (out instanceof Promise) out.catch((e: unknown) => this.clock.fail(e));
+    } catch (e) {
+      this.clock.fail(e);
+    }
   }
 
   /** Works through the backlog once the pause is over, one event per timer like any other. */
@@ -380,7 +395,7 @@ export class SimCluster {
       }
       const next = instance.backlog.shift();
       if (instance.backlog.length > 0) this.armResume(slot, instance);
-      return next?.();
+      if (next !== undefined) this.runGuarded(next);
     });
   }
 
@@ -398,10 +413,7 @@ export class SimCluster {
     const instance = slot?.instance;
     // A message to an object that is down is lost, as a failed RPC is.
     if (slot === undefined || instance === undefined) return;
-    this.whenRunning(slot, instance, () =>
-      // A throw here is a broken invariant in the peer: the simulation fails.
-      instance.driver.raftMessages([envelope]),
-    );
+    this.whenRunning(slot, instance, () => instance.driver.raftMessages([envelope]));
   }
 
   // ---------------------------------------------------------------------------

@@ -82,10 +82,6 @@ export class SimNetwork {
     this.setFaults(reliableNetwork);
   }
 
-  current(): NetworkFaults {
-    return { ...this.faults };
-  }
-
   setFaults(faults: Partial<NetworkFaults>): void {
     this.faults = { ...this.faults, ...faults };
     const spec: FaultSpec = {
@@ -129,10 +125,4 @@ export class SimNetwork {
     return true;
   }
 
-  /** Whether two stores can talk under the current partition. */
-  connected(a: number, b: number): boolean {
-    const groups = this.faults.partition;
-    if (groups === undefined || a === b) return true;
-    return groups.some((g) => g.includes(a) && g.includes(b));
-  }
 }
