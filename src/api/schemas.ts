@@ -60,3 +60,6 @@ export function errorResponses<const S extends ErrorStatus>(...statuses: S[]): R
   }
   return out;
 }
+
+/** A JSON body (request or response) described by `schema`, for createRoute. */
+export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });

@@ -8,11 +8,9 @@ import type { AdminApi } from '../admin-service';
 import { type Encoding, decodeKey, encodeBytes, resolveEncoding } from '../encoding';
 import { ApiError, ErrorCode } from '../errors';
 import { jsonBody } from '../json-body';
-import { bearerSecurity, EncodingQuery, errorResponses } from '../schemas';
+import { bearerSecurity, EncodingQuery, errorResponses, json } from '../schemas';
 import { validationHook } from '../validation';
 import type { RegionMeta } from '../../store/region';
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 

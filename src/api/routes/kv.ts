@@ -8,7 +8,7 @@ import { decodeKey, decodeValue, encodeBytes } from '../encoding';
 import { invalidArgument, notFound } from '../errors';
 import { jsonBody } from '../json-body';
 import { pathKeyText } from '../path-key';
-import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses } from '../schemas';
+import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses, json } from '../schemas';
 import { validationHook } from '../validation';
 import { formatTimestamp, TimestampSchema, txnStore, useEncoding } from './txn-common';
 
@@ -29,8 +29,6 @@ const PutBody = z
   .openapi('KvPutRequest');
 
 const CommitAnswer = z.object({ commitTs: TimestampSchema }).openapi('KvCommitResponse');
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 const getKv = createRoute({
   method: 'get',

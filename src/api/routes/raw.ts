@@ -12,7 +12,7 @@ import { invalidArgument, notFound } from '../errors';
 import { jsonBody } from '../json-body';
 import { limits } from '../limits';
 import { pathKeyText } from '../path-key';
-import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses } from '../schemas';
+import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses, json } from '../schemas';
 import { validationHook } from '../validation';
 
 const KeyParams = z.object({
@@ -54,8 +54,6 @@ const ScanAnswer = z
     more: z.boolean().openapi({ description: 'True if pairs remain in the range after the last one returned.' }),
   })
   .openapi('RawScanResponse');
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 const getRaw = createRoute({
   method: 'get',

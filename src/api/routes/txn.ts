@@ -11,7 +11,7 @@ import { decodeBound, decodeKey, decodeValue, type Encoding, encodeBytes } from 
 import { payloadTooLarge } from '../errors';
 import { jsonBody } from '../json-body';
 import { limits } from '../limits';
-import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses } from '../schemas';
+import { bearerSecurity, EncodingQuery, EncodingSchema, errorResponses, json } from '../schemas';
 import type { TxnMutation } from '../txn-store';
 import { validationHook } from '../validation';
 import { formatTimestamp, parseTimestamp, TimestampSchema, txnStore, useEncoding } from './txn-common';
@@ -81,8 +81,6 @@ const CommitAnswer = z
     commitTs: TimestampSchema.nullable().openapi({ description: 'null for an empty mutation list (a read-only transaction).' }),
   })
   .openapi('TxnCommitResponse');
-
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
 const begin = createRoute({
   method: 'post',
