@@ -4,4 +4,4 @@ import { createServices } from './api/services-factory';
 export { PeerObject } from './objects/peer-object';
 export { SchedulerObject } from './objects/scheduler-object';
 
-export default buildApp((env) => createServices(env));
+export default buildApp(createServices);

@@ -2,6 +2,7 @@
 // document generated from the same zod schemas that validate requests.
 
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './app-env';
 import { requireToken, type TokenRole } from './auth';
@@ -24,8 +25,13 @@ const protectedPrefixes: readonly (readonly [string, TokenRole])[] = [
   ['/v1/cluster', 'api'],
 ];
 
-export function buildApp(services: (env: Env) => Services) {
-  const servicesFor = memoizeByEnv(services);
+/**
+ * Builds a request's services. `background` keeps work the request leaves
+ * running (a transaction's secondary commits) alive past the response.
+ */
+export type ServicesFactory = (env: Env, background: (work: Promise<void>) => void) => Services;
+
+export function buildApp(services: ServicesFactory) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   // Each protected prefix gets auth and then the services, before its
@@ -35,8 +41,14 @@ export function buildApp(services: (env: Env) => Services) {
   // public routes (GET /v1/health, GET /openapi.json, GET /) never touch them.
   // A new resource adds its prefix here; test/unit/api/auth.test.ts checks
   // that every registered route but the public ones refuses a missing token.
+  //
+  // Services are built per request on purpose: a promise that one request
+  // awaits must not be settled by another request's I/O (workerd cancels
+  // the waiting request as hung), so nothing that batches or waits (the TSO
+  // client) may be shared between requests. What is shared lives below them
+  // as plain data (the region route cache, see services-factory.ts).
   const provideServices = createMiddleware<AppEnv>(async (c, next) => {
-    c.set('services', servicesFor(c.env));
+    c.set('services', services(c.env, backgroundOf(c)));
     await next();
   });
   for (const [prefix, role] of protectedPrefixes) app.use(prefix, requireToken(role), provideServices);
@@ -67,21 +79,16 @@ export function buildApp(services: (env: Env) => Services) {
   return app;
 }
 
-/**
- * Builds the services once per bindings object rather than per request, so
- * that what they cache (region routes, stubs) lives as long as the isolate
- * reuses its env.
- */
-function memoizeByEnv(factory: (env: Env) => Services): (env: Env) => Services {
-  const built = new WeakMap<Env, Services>();
-  return (env) => {
-    // `app.request()` without bindings passes undefined, which a WeakMap cannot key.
-    if (typeof env !== 'object' || env === null) return factory(env);
-    let services = built.get(env);
-    if (services === undefined) {
-      services = factory(env);
-      built.set(env, services);
-    }
-    return services;
+/** waitUntil of the request's execution context; absent in `app.request()` tests. */
+function backgroundOf(c: Context<AppEnv>): (work: Promise<void>) => void {
+  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    ctx = undefined;
+  }
+  return (work) => {
+    const settled = work.catch((err: unknown) => console.warn('background work failed', err));
+    ctx?.waitUntil(settled);
   };
 }

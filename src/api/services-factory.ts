@@ -1,7 +1,8 @@
 // The worker's services: the raw and transactional key spaces over the Raft
-// regions, reached through the scheduler's routes and the peers' stubs. One
-// set per isolate (per env object), so the route cache and the TSO batcher
-// outlive a request.
+// regions, reached through the scheduler's routes and the peers' stubs.
+// Built per request (see app.ts: nothing that waits may be shared between
+// requests); only the region router, whose route cache is plain data, is
+// kept per isolate (per env object) so routes outlive a request.
 
 import { peerAdminStub, peerStub, schedulerStub } from '../objects/peer-api';
 import { AdminService } from './admin-service';
@@ -28,21 +29,20 @@ function workerRouterDeps(env: Env): RouterDeps {
   };
 }
 
-/**
- * Work the coordinator leaves running after it answers (secondary commits,
- * rollbacks). The services are built per env, not per request, so the
- * request's ctx.waitUntil is out of reach here: the promise runs on
- * unawaited. If the runtime drops it when the request ends, nothing is
- * lost: secondaries are rolled forward (or back) by the next reader that
- * meets their locks, as Percolator intends. The catch keeps a failure from
- * becoming an unhandled rejection.
- */
-function fireAndForget(work: Promise<void>): void {
-  work.catch((err: unknown) => console.warn('txn background work failed', err));
+const routers = new WeakMap<Env, RegionRouter>();
+
+function routerFor(env: Env): RegionRouter {
+  let router = routers.get(env);
+  if (router === undefined) {
+    router = new RegionRouter(workerRouterDeps(env));
+    routers.set(env, router);
+  }
+  return router;
 }
 
-export function createServices(env: Env): Services {
-  const router = new RegionRouter(workerRouterDeps(env));
+export function createServices(env: Env, background: (work: Promise<void>) => void): Services {
+  const router = routerFor(env);
+  // Per request: it batches this request's concurrent timestamp calls only.
   const tso = new TsoClient((count) => schedulerStub(env).getTimestamps(count));
   const timestamp = () => tso.getTimestamp();
   return {
@@ -52,7 +52,7 @@ export function createServices(env: Env): Services {
       timestamp,
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      background: fireAndForget,
+      background,
     }),
     admin: new AdminService({
       regions: () => schedulerStub(env).regions(),
