@@ -6,6 +6,7 @@
 
 await import('./raft');
 await import('./http');
+await import('./txn');
 await import('./tso');
 
 // Makes this file a module, so that top-level await is allowed in it.
