@@ -477,3 +477,16 @@ export function machineInfo() {
     wrangler: wranglerVersion,
   };
 }
+
+/**
+ * How long each measured run lasts (BENCH_SECONDS, default 5) and how it is
+ * cut into slices (BENCH_SLICE_SECONDS, default 1). The targets' or ops'
+ * slices alternate, so noise from whatever else the machine does (bursts
+ * last seconds) lands on all of their figures rather than on one.
+ */
+export function sliceSchedule(): { secondsPerRun: number; sliceSeconds: number; slicesPerRun: number; sliceMs: number } {
+  const secondsPerRun = Number(process.env.BENCH_SECONDS ?? 5);
+  const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 1);
+  const slicesPerRun = Math.max(1, Math.round(secondsPerRun / sliceSeconds));
+  return { secondsPerRun, sliceSeconds, slicesPerRun, sliceMs: (secondsPerRun * 1000) / slicesPerRun };
+}

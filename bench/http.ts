@@ -27,6 +27,7 @@ import {
   round,
   runLoad,
   runSlice,
+  sliceSchedule,
   spawnServer,
   stopServer,
   summarize,
@@ -37,15 +38,7 @@ import {
 } from './harness';
 import { printTable, resultsPath } from './table';
 
-const secondsPerRun = Number(process.env.BENCH_SECONDS ?? 5);
-/**
- * Each run is cut into slices of about this length, and the two targets'
- * slices alternate: noise from whatever else the machine does (bursts last
- * seconds) then lands on both targets' figures rather than on one.
- */
-const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 1);
-const slicesPerRun = Math.max(1, Math.round(secondsPerRun / sliceSeconds));
-const sliceMs = (secondsPerRun * 1000) / slicesPerRun;
+const { secondsPerRun, slicesPerRun, sliceMs } = sliceSchedule();
 const concurrencies = [1, 32] as const;
 
 type TargetName = 'regionkv' | 'baseline';

@@ -39,6 +39,7 @@ import {
   round,
   runLoad,
   runSlice,
+  sliceSchedule,
   send,
   sleep,
   spawnServer,
@@ -50,11 +51,7 @@ import {
 } from './harness';
 import { printTable, resultsPath } from './table';
 
-const secondsPerRun = Number(process.env.BENCH_SECONDS ?? 5);
-/** Each run is cut into slices of about this length, rotating between the ops. */
-const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 1);
-const slicesPerRun = Math.max(1, Math.round(secondsPerRun / sliceSeconds));
-const sliceMs = (secondsPerRun * 1000) / slicesPerRun;
+const { secondsPerRun, slicesPerRun, sliceMs } = sliceSchedule();
 const concurrencies = [1, 32] as const;
 /** The goals hold at this concurrency (issue 6, "Benchmark"). */
 const goalConcurrency = 32;
