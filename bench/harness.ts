@@ -4,9 +4,9 @@
 // are run again when wrangler reloads the worker under them.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { arch, cpus, platform, release, totalmem } from 'node:os';
+import { arch, cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -489,4 +489,33 @@ export function sliceSchedule(): { secondsPerRun: number; sliceSeconds: number; 
   const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 1);
   const slicesPerRun = Math.max(1, Math.round(secondsPerRun / sliceSeconds));
   return { secondsPerRun, sliceSeconds, slicesPerRun, sliceMs: (secondsPerRun * 1000) / slicesPerRun };
+}
+
+/**
+ * Runs one benchmark in a fresh work directory (server state and logs):
+ * stops its servers on the way out, also on Ctrl-C or SIGTERM, and deletes
+ * the directory after a clean run unless BENCH_KEEP_LOGS is set.
+ */
+export async function benchRun(
+  name: string,
+  stop: () => Promise<unknown>,
+  body: (workDir: string) => Promise<void>,
+): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), `regionkv-bench-${name}-`));
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stop().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let ok = false;
+  try {
+    await body(workDir);
+    ok = true;
+  } finally {
+    await stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    if (ok && process.env.BENCH_KEEP_LOGS === undefined) rmSync(workDir, { recursive: true, force: true });
+    else console.error(`server logs and state kept in ${workDir}`);
+  }
 }

@@ -11,8 +11,8 @@
 //   BENCH_SLICE_SECONDS=2 npm run bench:http alternating slice length (default 1)
 //   BENCH_KEEP_LOGS=1 npm run bench:http     keep the servers' logs and state
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   type LoadResult,
@@ -26,6 +26,7 @@ import {
   rawRequest,
   round,
   runLoad,
+  benchRun,
   runSlice,
   sliceSchedule,
   spawnServer,
@@ -70,16 +71,9 @@ function toRow(target: TargetName, op: Op, concurrency: number, slices: LoadResu
 // The run
 
 async function main(): Promise<void> {
-  const workDir = mkdtempSync(join(tmpdir(), 'regionkv-bench-http-'));
   const servers: Server<TargetName>[] = [];
   const stopAll = () => Promise.all(servers.map(stopServer));
-  const onSignal = (signal: NodeJS.Signals) => {
-    void stopAll().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let ok = false;
-  try {
+  await benchRun('http', stopAll, async (workDir) => {
     const [regionkvPort, baselinePort, regionkvInspector, baselineInspector] = [
       await freePort(),
       await freePort(),
@@ -240,14 +234,7 @@ async function main(): Promise<void> {
       ratios,
     };
     writeFileSync(resultsPath('http.json'), `${JSON.stringify(out, null, 2)}\n`);
-    ok = true;
-  } finally {
-    await stopAll();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    if (ok && process.env.BENCH_KEEP_LOGS === undefined) rmSync(workDir, { recursive: true, force: true });
-    else console.error(`server logs and state kept in ${workDir}`);
-  }
+  });
 }
 
 await main();

@@ -17,8 +17,8 @@
 //   BENCH_SLICE_SECONDS=2 npm run bench:txn  rotating slice length (default 1)
 //   BENCH_KEEP_LOGS=1 npm run bench:txn      keep the server's log and state
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   type Answer,
@@ -38,6 +38,7 @@ import {
   rawRequest,
   round,
   runLoad,
+  benchRun,
   runSlice,
   sliceSchedule,
   send,
@@ -250,16 +251,9 @@ function goalText(r: Ratio): string {
 }
 
 async function main(): Promise<void> {
-  const workDir = mkdtempSync(join(tmpdir(), 'regionkv-bench-txn-'));
   let server: Server<TargetName> | undefined;
   const stop = () => (server === undefined ? Promise.resolve() : stopServer(server));
-  const onSignal = (signal: NodeJS.Signals) => {
-    void stop().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let ok = false;
-  try {
+  await benchRun('txn', stop, async (workDir) => {
     const [port, inspectorPort] = [await freePort(), await freePort()];
     // regionkv exactly as `npm start` runs it, on its own port, devtools
     // port and fresh state.
@@ -398,14 +392,7 @@ async function main(): Promise<void> {
       ratios,
     };
     writeFileSync(resultsPath('txn.json'), `${JSON.stringify(out, null, 2)}\n`);
-    ok = true;
-  } finally {
-    await stop();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    if (ok && process.env.BENCH_KEEP_LOGS === undefined) rmSync(workDir, { recursive: true, force: true });
-    else console.error(`server log and state kept in ${workDir}`);
-  }
+  });
 }
 
 await main();
