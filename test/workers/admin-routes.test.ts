@@ -4,15 +4,10 @@
 // covering the whole key space would replace the bootstrapped one there.
 
 import { exports } from 'cloudflare:workers';
-import { afterEach, describe, expect, it } from 'vitest';
-import { quiesce, waitForRows } from './region-helpers';
+import { describe, expect, it } from 'vitest';
+import { waitForRows, quiesceAfterEach } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers).catch(() => undefined);
-});
+const started = quiesceAfterEach();
 
 describe('admin routes', () => {
   const worker = exports.default;

@@ -2,7 +2,7 @@
 // routes through the worker. Each test uses peer and region ids of its own.
 
 import { runInDurableObject } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MessageType } from '../../src/raft';
 import { completeMessage } from '../../src/raft/types';
 import type { RegionMeta } from '../../src/store/region';
@@ -12,18 +12,13 @@ import {
   header,
   makeRegion,
   peerStub,
-  quiesce,
   waitFor,
   waitForLeader,
   waitForRows,
+  quiesceAfterEach,
 } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers).catch(() => undefined);
-});
+const started = quiesceAfterEach();
 
 async function startRegion(region: RegionMeta): Promise<number> {
   started.push(...region.peers.map((p) => p.id));

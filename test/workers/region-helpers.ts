@@ -3,6 +3,7 @@
 // each peer's SQLite from inside its object.
 
 import { env } from 'cloudflare:workers';
+import { afterEach } from 'vitest';
 import { runInDurableObject } from 'cloudflare:test';
 import type { PeerObject } from '../../src/objects/peer-object';
 import { peerName } from '../../src/objects/peer-api';
@@ -347,4 +348,23 @@ export class RegionClient {
     const i = this.region.peers.findIndex((p) => p.id === peerId);
     if (i >= 0) this.next = i + 1;
   }
+}
+
+/**
+ * The peers the running test starts (`started.push(...ids)`), silenced after
+ * it (cut off, alarms deleted) so they do not slow the next tests down. Call
+ * once at the top level of a test file.
+ */
+export function quiesceAfterEach(): { push(...peerIds: number[]): void } {
+  let started: number[] = [];
+  afterEach(async () => {
+    const peers = started;
+    started = [];
+    if (peers.length > 0) await quiesce(peers).catch(() => undefined);
+  });
+  return {
+    push: (...peerIds) => {
+      started.push(...peerIds);
+    },
+  };
 }

@@ -6,7 +6,7 @@
 // generous limits: the tests assert what happens, not how fast.
 
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RegionMeta } from '../../src/store/region';
 import type { RegionError } from '../../src/store/requests';
 import { fromUtf8, utf8 } from '../../src/util/bytes';
@@ -19,7 +19,6 @@ import {
   header,
   makeRegion,
   peerStub,
-  quiesce,
   rawRows,
   regionErrorOf,
   setFaults,
@@ -29,15 +28,10 @@ import {
   waitForLeader,
   waitForRows,
   withTimeout,
+  quiesceAfterEach,
 } from './region-helpers';
 
-/** The peers the running test started; silenced after it, so they do not slow the next tests down. */
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers);
-});
+const started = quiesceAfterEach();
 
 /** Peer ids base+1..base+3; the test's region id is `base`. */
 function ids(base: number): number[] {

@@ -5,25 +5,20 @@
 
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   RegionClient,
   bootstrapRegion,
   makeRegion,
   peerStub,
-  quiesce,
   rawRows,
   setFaults,
   waitFor,
   waitForLeader,
+  quiesceAfterEach,
 } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers);
-});
+const started = quiesceAfterEach();
 
 /** The GC limit the workers project configures; the test is written against it. */
 const gcLimit = Number(env.RAFT_LOG_GC_COUNT_LIMIT);

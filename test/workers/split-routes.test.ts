@@ -5,15 +5,10 @@
 // learns the new region after KeyNotInRegion / EpochNotMatch.
 
 import { exports } from 'cloudflare:workers';
-import { afterEach, describe, expect, it } from 'vitest';
-import { quiesce } from './region-helpers';
+import { describe, expect, it } from 'vitest';
+import { quiesceAfterEach } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers).catch(() => undefined);
-});
+const started = quiesceAfterEach();
 
 interface RegionJson {
   id: number;

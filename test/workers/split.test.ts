@@ -5,7 +5,7 @@
 
 import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { schedulerName } from '../../src/objects/peer-api';
 import { encodeKey } from '../../src/percolator/key-codec';
 import type { RegionMeta } from '../../src/store/region';
@@ -16,19 +16,14 @@ import {
   header,
   makeRegion,
   peerStub,
-  quiesce,
   rawRows,
   setFaults,
   waitFor,
   waitForLeader,
+  quiesceAfterEach,
 } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers).catch(() => undefined);
-});
+const started = quiesceAfterEach();
 
 /** The `default` column family (cf 1) of one peer, as user keys. */
 async function defaultCfValues(peerId: number): Promise<string[]> {

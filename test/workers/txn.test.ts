@@ -6,15 +6,10 @@
 // write-write conflict, and after a split the two-phase path across regions.
 
 import { exports } from 'cloudflare:workers';
-import { afterEach, describe, expect, it } from 'vitest';
-import { quiesce } from './region-helpers';
+import { describe, expect, it } from 'vitest';
+import { quiesceAfterEach } from './region-helpers';
 
-let started: number[] = [];
-afterEach(async () => {
-  const peers = started;
-  started = [];
-  if (peers.length > 0) await quiesce(peers).catch(() => undefined);
-});
+const started = quiesceAfterEach();
 
 interface RegionJson {
   id: number;
